@@ -1,0 +1,46 @@
+// Package workloads defines what a workload provides: a generator of
+// operations, final reads, decoding of its history values, and the checkers
+// that judge its histories. Each workload lives in its own sub-package.
+package workloads
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+
+	"github.com/faultline/faultline/internal/core"
+)
+
+// Generator hands out the operations of one run. The controller calls Next
+// from one goroutine at a time, so the sequence depends only on the seed.
+type Generator interface {
+	// Next returns the next operation to invoke, or false when there are no
+	// more.
+	Next() (core.Op, bool)
+	// FinalReads returns the operations that read the final state once the
+	// faults are healed.
+	FinalReads() []core.Op
+}
+
+// CheckOptions configures a check.
+type CheckOptions struct {
+	// Dir is the run folder into which checkers write their files; empty
+	// means write no files.
+	Dir string
+}
+
+// Workload is one kind of client load with its checkers.
+type Workload interface {
+	// Name is the --workload name.
+	Name() string
+	// Description is one line for `faultline list`.
+	Description() string
+	// NewGenerator returns the generator for one run over keys keys.
+	NewGenerator(keys int, rng *rand.Rand) Generator
+	// DecodeValue turns the JSON value of an event read from a history
+	// file into the typed value the workload's checkers expect.
+	DecodeValue(f string, t core.Type, raw json.RawMessage) (any, error)
+	// Check runs the workload's checkers on h. A checker that runs past
+	// ctx's deadline says unknown, never valid.
+	Check(ctx context.Context, h core.History, opts CheckOptions) []core.CheckResult
+}
