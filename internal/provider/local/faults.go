@@ -1,0 +1,385 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+
+	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/nemesis"
+)
+
+const (
+	// toxicTimeout bounds one change of toxics across the links.
+	toxicTimeout = 10 * time.Second
+	// reapTimeout bounds the wait for a SIGKILLed process to be reaped.
+	reapTimeout = 10 * time.Second
+	// linkPoll is the pause between two link checks in HealAll.
+	linkPoll = 50 * time.Millisecond
+)
+
+// Partition cuts, in both directions, every node-to-node link between a
+// node and the nodes its grudge names, by installing a blackhole on both
+// proxies of the pair (a->b and b->a). Client links are never cut. It
+// replaces any earlier partition in place: links cut before and not named
+// now are restored (their connections are closed, see HealPartition),
+// links named in both stay cut undisturbed. Unknown node names are an
+// error and change nothing.
+func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
+	if err := c.lockOpen("partition"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	want := map[*link]bool{}
+	for a, bs := range g {
+		if _, err := c.node("partition", a); err != nil {
+			return err
+		}
+		for _, b := range bs {
+			if _, err := c.node("partition", b); err != nil {
+				return err
+			}
+			if a == b {
+				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
+			}
+			want[c.pair[[2]string{a, b}]] = true
+			want[c.pair[[2]string{b, a}]] = true
+		}
+	}
+	var add, remove []*link
+	for _, l := range c.peers {
+		switch {
+		case want[l] && !c.cut[l]:
+			add = append(add, l)
+		case !want[l] && c.cut[l]:
+			remove = append(remove, l)
+		}
+	}
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	// Cut the new links before restoring old ones, so that no pair is
+	// connected in between that neither partition connects. Links count as
+	// cut from the moment we try, so a failure leaves them to HealPartition.
+	for _, l := range add {
+		c.cut[l] = true
+	}
+	if err := c.apply(tctx, add, blackhole); err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
+	if err := c.apply(tctx, remove, func(l *link) error { return removeToxic(l, toxicPartition) }); err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
+	for _, l := range remove {
+		delete(c.cut, l)
+	}
+	c.log.Info("partition", "grudge", g, "links_cut", len(c.cut))
+	return nil
+}
+
+// HealPartition removes the partition toxics from every node-to-node link
+// and leaves latency alone. Toxiproxy closes every connection that was
+// blackholed when its toxic goes, so nodes reconnect rather than resume a
+// stream with bytes missing. It is idempotent.
+func (c *Cluster) HealPartition(ctx context.Context) error {
+	if err := c.lockOpen("heal partition"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	if err := c.apply(tctx, c.peers, func(l *link) error { return removeToxic(l, toxicPartition) }); err != nil {
+		return fmt.Errorf("heal partition: %w", err)
+	}
+	clear(c.cut)
+	c.log.Info("partition healed")
+	return nil
+}
+
+// SetLatency delays each direction of every link, client and
+// node-to-node, by latency ± jitter (uniform, millisecond resolution), so
+// a round trip through one link takes about twice latency more. Live
+// connections are delayed too. A second call replaces the values in
+// place. Negative values and a jitter above the latency are bad input.
+func (c *Cluster) SetLatency(ctx context.Context, latency, jitter time.Duration) error {
+	if latency < 0 || jitter < 0 || jitter > latency {
+		return core.BadInput("latency: want 0 <= jitter <= latency, got %v ± %v", latency, jitter)
+	}
+	if err := c.lockOpen("latency"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	if err := c.apply(tctx, c.allLinks(), delay(latency, jitter)); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	c.log.Info("latency set", "latency", latency, "jitter", jitter)
+	return nil
+}
+
+// ClearLatency removes the latency toxics from every link and leaves
+// partitions alone. It is idempotent.
+func (c *Cluster) ClearLatency(ctx context.Context) error {
+	if err := c.lockOpen("clear latency"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	if err := c.apply(tctx, c.allLinks(), func(l *link) error { return removeToxic(l, toxicLatency) }); err != nil {
+		return fmt.Errorf("clear latency: %w", err)
+	}
+	c.log.Info("latency cleared")
+	return nil
+}
+
+// Kill sends SIGKILL to a running or paused node's process group and
+// waits until the process is reaped. Killing a node that is neither
+// running nor paused fails with ErrNodeState.
+func (c *Cluster) Kill(ctx context.Context, name string) error {
+	if err := c.lockOpen("kill"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("kill", name)
+	if err != nil {
+		return err
+	}
+	if st := n.state(); st != stateRunning && st != statePaused {
+		return stateError("kill", n, "running or paused")
+	}
+	if err := signalGroup(n.proc, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	n.killed, n.paused = true, false
+	wctx, cancel := c.bounded(ctx, reapTimeout)
+	defer cancel()
+	if err := waitExit(wctx, n.proc); err != nil {
+		return fmt.Errorf("kill %s: process %d not reaped: %w", name, n.proc.pid, err)
+	}
+	n.log.Info("node killed", "pid", n.proc.pid)
+	return nil
+}
+
+// Restart starts a killed (or crashed) node again with the same
+// configuration, addresses and data directory, and waits until it serves
+// requests or ReadyTimeout passes. Restarting a running or paused node
+// fails with ErrNodeState.
+func (c *Cluster) Restart(ctx context.Context, name string) error {
+	if err := c.lockOpen("restart"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("restart", name)
+	if err != nil {
+		return err
+	}
+	if st := n.state(); st == stateRunning || st == statePaused {
+		return stateError("restart", n, "killed or exited")
+	}
+	if err := c.startProcess(n); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	if err := c.waitReady(ctx, []*nodeProc{n}); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	return nil
+}
+
+// Pause sends SIGSTOP to a running node's process group and returns once
+// the kernel reports the process stopped. Pausing a node that is not
+// running fails with ErrNodeState.
+func (c *Cluster) Pause(ctx context.Context, name string) error {
+	if err := c.lockOpen("pause"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("pause", name)
+	if err != nil {
+		return err
+	}
+	if n.state() != stateRunning {
+		return stateError("pause", n, "running")
+	}
+	if err := signalGroup(n.proc, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	n.paused = true
+	sctx, cancel := c.bounded(ctx, signalSettle)
+	defer cancel()
+	if err := waitProcState(sctx, n.proc, stopped); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	n.log.Info("node paused", "pid", n.proc.pid)
+	return nil
+}
+
+// Resume sends SIGCONT to a paused node's process group and returns once
+// the kernel reports the process running. Resuming a node that is not
+// paused fails with ErrNodeState.
+func (c *Cluster) Resume(ctx context.Context, name string) error {
+	if err := c.lockOpen("resume"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("resume", name)
+	if err != nil {
+		return err
+	}
+	if n.state() != statePaused {
+		return stateError("resume", n, "paused")
+	}
+	if err := c.resume(ctx, n); err != nil {
+		return fmt.Errorf("resume %s: %w", name, err)
+	}
+	return nil
+}
+
+func (c *Cluster) resume(ctx context.Context, n *nodeProc) error {
+	if err := signalGroup(n.proc, syscall.SIGCONT); err != nil {
+		return err
+	}
+	n.paused = false
+	sctx, cancel := c.bounded(ctx, signalSettle)
+	defer cancel()
+	if err := waitProcState(sctx, n.proc, func(s byte) bool { return !stopped(s) }); err != nil {
+		return err
+	}
+	n.log.Info("node resumed", "pid", n.proc.pid)
+	return nil
+}
+
+// HealAll resumes paused nodes, restarts killed or crashed ones, removes
+// every toxic from every link, and then verifies, polling until
+// ReadyTimeout: every proxy is running with no toxic, every node process is
+// alive and not stopped, every node answers Target.Ready, and every link's
+// proxy and upstream accept connections. It returns an error wrapping
+// ErrNotHealed that names everything still faulty. It is idempotent.
+func (c *Cluster) HealAll(ctx context.Context) error {
+	if err := c.lockOpen("heal all"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	var problems []string
+	for _, n := range c.nodes {
+		if n.state() == statePaused {
+			if err := c.resume(ctx, n); err != nil {
+				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		switch n.state() {
+		case stateKilled, stateExited, stateDown:
+			if err := c.startProcess(n); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
+	links := c.allLinks()
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	err := c.apply(tctx, links, func(l *link) error {
+		if err := l.proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+			return fmt.Errorf("restart proxy: %w", err)
+		}
+		l.proxy.Toxics.ResetToxics(context.Background())
+		return nil
+	})
+	cancel()
+	if err != nil {
+		problems = append(problems, "remove toxics: "+err.Error())
+	}
+	clear(c.cut)
+
+	// Verify.
+	for k, err := range c.waitEachReady(ctx, c.nodes) {
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if p := c.nodes[k].processProblem(); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	problems = append(problems, c.checkLinks(ctx, links)...)
+	if c.life.Err() != nil {
+		return fmt.Errorf("heal all: %w", ErrClosed)
+	}
+	if len(problems) > 0 {
+		err := fmt.Errorf("%w: %s", ErrNotHealed, strings.Join(problems, "; "))
+		c.log.Warn("heal incomplete", "err", err)
+		return err
+	}
+	c.log.Info("all faults healed and verified")
+	return nil
+}
+
+// processProblem says what is wrong with n's process, or "" when it is
+// alive and not stopped.
+func (n *nodeProc) processProblem() string {
+	if st := n.state(); st != stateRunning {
+		return fmt.Sprintf("node %s: process %s", n.name, st)
+	}
+	st, err := procState(n.proc.pid)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("node %s: process %d: %v", n.name, n.proc.pid, err)
+	case stopped(st):
+		return fmt.Sprintf("node %s: process %d stopped", n.name, n.proc.pid)
+	case st == 'Z' || st == 'X':
+		return fmt.Sprintf("node %s: process %d dead", n.name, n.proc.pid)
+	}
+	return ""
+}
+
+// checkLinks polls every link until none has a problem or ReadyTimeout
+// passes, and returns the problems left.
+func (c *Cluster) checkLinks(ctx context.Context, links []*link) []string {
+	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(linkPoll)
+	defer tick.Stop()
+	var last []string // problems of the last complete round
+	for {
+		var mu sync.Mutex
+		found := map[*link]string{}
+		err := c.apply(ctx, links, func(l *link) error {
+			if p := linkProblem(ctx, l); p != "" {
+				mu.Lock()
+				found[l] = p
+				mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil {
+			// The round did not finish: report what the last one found.
+			if last == nil {
+				last = []string{"check links: " + err.Error()}
+			}
+			return last
+		}
+		mu.Lock()
+		last = last[:0:0]
+		var bad []*link
+		for _, l := range links {
+			if p, ok := found[l]; ok {
+				last = append(last, fmt.Sprintf("link %s: %s", l.name, p))
+				bad = append(bad, l)
+			}
+		}
+		mu.Unlock()
+		if len(last) == 0 {
+			return nil
+		}
+		links = bad
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,385 @@
+// Package local is the local provider: it runs a target's nodes as child
+// processes on 127.0.0.1 and routes every client-to-node and node-to-node
+// link through its own in-process toxiproxy proxy, so that faults can be
+// injected from the controller: a partition blackholes links, latency is a
+// toxic on links, a kill is SIGKILL, a pause is SIGSTOP.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/targets"
+)
+
+// Default values for the optional Config fields.
+const (
+	DefaultReadyTimeout = 30 * time.Second
+	DefaultStopGrace    = 5 * time.Second
+)
+
+// MaxNodes is the largest cluster Start accepts. Every directed pair of
+// nodes gets its own proxy, so the number of proxies grows with the square
+// of the node count.
+const MaxNodes = 32
+
+// Sentinel errors that callers can branch on with errors.Is.
+var (
+	// ErrClosed is returned by every fault method after Close.
+	ErrClosed = errors.New("cluster is closed")
+	// ErrUnknownNode is returned for a node name the cluster does not have.
+	ErrUnknownNode = errors.New("unknown node")
+	// ErrNodeState is returned when a fault does not apply to the node's
+	// current state, for example killing a node that is already killed.
+	ErrNodeState = errors.New("wrong node state")
+	// ErrNotHealed is returned by HealAll when its verification finds a
+	// fault still in place.
+	ErrNotHealed = errors.New("cluster not healed")
+)
+
+// Config describes a local cluster.
+type Config struct {
+	// Target is the system under test; its RunNode runs in each node
+	// process and its Ready is polled on each node's API address.
+	Target targets.Target
+	// Variant is the target variant; empty means the target's default (its
+	// first variant).
+	Variant string
+	// Nodes is the number of nodes, named n1..nN.
+	Nodes int
+	// Dir is the run folder. Node n's log (stdout and stderr, appended
+	// across restarts) is Dir/nodes/n/node.log and its data directory is
+	// Dir/nodes/n/data.
+	Dir string
+	// Exe is the binary started as each node; it must call
+	// node.MainIfNode first thing. Empty means os.Executable().
+	Exe string
+	// Logger receives the provider's progress; nil discards it.
+	Logger *slog.Logger
+	// ReadyTimeout bounds each wait for nodes to serve requests (at start,
+	// on Restart and in HealAll); zero means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// StopGrace is how long Close waits after SIGTERM before SIGKILL; zero
+	// means DefaultStopGrace.
+	StopGrace time.Duration
+}
+
+// Validate reports the first problem with c, as an error wrapping
+// core.ErrBadInput.
+func (c Config) Validate() error {
+	if c.Target == nil {
+		return core.BadInput("local provider: no target")
+	}
+	if c.Nodes < 1 || c.Nodes > MaxNodes {
+		return core.BadInput("local provider: nodes must be between 1 and %d, got %d", MaxNodes, c.Nodes)
+	}
+	if c.Dir == "" {
+		return core.BadInput("local provider: no run folder")
+	}
+	if c.ReadyTimeout < 0 || c.StopGrace < 0 {
+		return core.BadInput("local provider: negative timeout")
+	}
+	if c.Variant != "" {
+		vs := c.Target.Variants()
+		names := make([]string, len(vs))
+		for i, v := range vs {
+			names[i] = v.Name
+		}
+		if len(vs) > 0 && !slices.Contains(names, c.Variant) {
+			return core.BadInput("target %s has no variant %q (choose from %s)", c.Target.Name(), c.Variant, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// withDefaults returns c validated, with defaults filled in and paths made
+// absolute.
+func (c Config) withDefaults() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	if c.Variant == "" {
+		if vs := c.Target.Variants(); len(vs) > 0 {
+			c.Variant = vs[0].Name
+		}
+	}
+	if c.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, fmt.Errorf("local provider: find own executable: %w", err)
+		}
+		c.Exe = exe
+	}
+	var err error
+	if c.Exe, err = filepath.Abs(c.Exe); err != nil {
+		return c, fmt.Errorf("local provider: %w", err)
+	}
+	if c.Dir, err = filepath.Abs(c.Dir); err != nil {
+		return c, fmt.Errorf("local provider: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = DefaultStopGrace
+	}
+	return c, nil
+}
+
+// Cluster is a running local cluster. Its methods are safe for concurrent
+// use; fault methods are serialised. The caller of Start owns the Cluster
+// and must call Close.
+type Cluster struct {
+	cfg    Config
+	log    *slog.Logger
+	names  []string
+	nodes  []*nodeProc
+	byName map[string]*nodeProc
+	ports  []int // reserved node ports, released by Close
+
+	server  *toxiproxy.ApiServer
+	clients []*link             // indexed like nodes
+	peers   []*link             // every directed node-to-node link
+	pair    map[[2]string]*link // (from, to) -> link
+
+	// life is cancelled when Close begins, so that waits inside fault
+	// methods stop early and Close can take mu.
+	life     context.Context
+	stopLife context.CancelFunc
+
+	spawn   *spawner
+	workers sync.WaitGroup // link workers
+
+	mu     sync.Mutex // serialises fault methods and Close
+	closed bool
+	cut    map[*link]bool // links partitioned by Partition
+}
+
+var _ nemesis.Cluster = (*Cluster)(nil)
+
+// Start starts a cluster as cfg describes and returns once every node
+// serves requests (Target.Ready on its own API address). It fails when a
+// node's process exits first, when a node is not ready within
+// ReadyTimeout, or when ctx ends; everything already started is then
+// stopped before Start returns the error, which names the node at fault
+// and quotes its last log lines. The caller closes a returned Cluster.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{
+		cfg:    cfg,
+		log:    cfg.Logger.With("provider", "local"),
+		byName: map[string]*nodeProc{},
+		pair:   map[[2]string]*link{},
+		cut:    map[*link]bool{},
+		spawn:  newSpawner(),
+	}
+	c.life, c.stopLife = context.WithCancel(context.Background())
+	if err := c.start(ctx); err != nil {
+		// Clean up with a context of our own: ctx may be what failed.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopGrace+30*time.Second)
+		defer cancel()
+		if cerr := c.Close(cctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up after failed start: %w", cerr))
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	n := c.cfg.Nodes
+	for i := 1; i <= n; i++ {
+		c.names = append(c.names, fmt.Sprintf("n%d", i))
+	}
+	ports, err := reservePorts(2 * n)
+	if err != nil {
+		return fmt.Errorf("reserve node ports: %w", err)
+	}
+	c.ports = ports
+	for i, name := range c.names {
+		dir := filepath.Join(c.cfg.Dir, "nodes", name)
+		np := &nodeProc{
+			name:    name,
+			dir:     dir,
+			logPath: filepath.Join(dir, "node.log"),
+			log:     c.log.With("node", name),
+			cfg: targets.NodeConfig{
+				Target:   c.cfg.Target.Name(),
+				Variant:  c.cfg.Variant,
+				Name:     name,
+				Nodes:    slices.Clone(c.names),
+				APIAddr:  fmt.Sprintf("127.0.0.1:%d", ports[2*i]),
+				PeerAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
+				Peers:    map[string]string{},
+				DataDir:  filepath.Join(dir, "data"),
+			},
+		}
+		if err := os.MkdirAll(np.cfg.DataDir, 0o755); err != nil {
+			return fmt.Errorf("node %s: %w", name, err)
+		}
+		c.nodes = append(c.nodes, np)
+		c.byName[name] = np
+	}
+
+	c.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	for _, np := range c.nodes {
+		l, err := c.newLink("client", np.name, np.cfg.APIAddr)
+		if err != nil {
+			return err
+		}
+		c.clients = append(c.clients, l)
+	}
+	for _, from := range c.nodes {
+		for _, to := range c.nodes {
+			if from == to {
+				continue
+			}
+			l, err := c.newLink(from.name, to.name, to.cfg.PeerAddr)
+			if err != nil {
+				return err
+			}
+			c.peers = append(c.peers, l)
+			c.pair[[2]string{from.name, to.name}] = l
+			from.cfg.Peers[to.name] = l.addr
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, np := range c.nodes {
+		if err := c.startProcess(np); err != nil {
+			return err
+		}
+	}
+	return c.waitReady(ctx, c.nodes)
+}
+
+// Nodes lists the node names, n1..nN.
+func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
+
+// ClientAddrs lists, indexed like Nodes, the addresses through which
+// clients reach each node's API: each is a proxy subject to the latency
+// fault (a partition cuts only node-to-node links).
+func (c *Cluster) ClientAddrs() []string {
+	out := make([]string, len(c.clients))
+	for i, l := range c.clients {
+		out[i] = l.addr
+	}
+	return out
+}
+
+// NodeConfig returns a copy of the configuration node name is started
+// with, and false for an unknown name. Its APIAddr is the node's own
+// address, bypassing the client proxy.
+func (c *Cluster) NodeConfig(name string) (targets.NodeConfig, bool) {
+	np, ok := c.byName[name]
+	if !ok {
+		return targets.NodeConfig{}, false
+	}
+	cfg := np.cfg
+	cfg.Nodes = slices.Clone(cfg.Nodes)
+	cfg.Peers = make(map[string]string, len(np.cfg.Peers))
+	for k, v := range np.cfg.Peers {
+		cfg.Peers[k] = v
+	}
+	return cfg, true
+}
+
+// LinkAddr returns the address of the proxy that carries traffic from node
+// from to node to's peer listener (what from's NodeConfig.Peers[to] says),
+// and false when there is no such link.
+func (c *Cluster) LinkAddr(from, to string) (string, bool) {
+	l, ok := c.pair[[2]string{from, to}]
+	if !ok {
+		return "", false
+	}
+	return l.addr, true
+}
+
+// Close stops the cluster: it resumes paused nodes, sends SIGTERM to every
+// node's process group, waits up to StopGrace, sends SIGKILL to what is
+// left, reaps every child, and stops every proxy so no port stays bound.
+// It waits for a fault method still running to return (their waits are
+// cut short). Close is idempotent: later calls return nil at once. It
+// returns an error only when ctx ends before every child is reaped.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.stopLife()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	err := c.stopAll(ctx)
+	for _, l := range c.allLinks() {
+		l.proxy.Stop()
+		close(l.ops)
+	}
+	c.spawn.close()
+	releasePorts(c.ports)
+	done := make(chan struct{})
+	go func() { c.workers.Wait(); close(done) }()
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		// A toxiproxy link whose destination stopped reading can leave a
+		// toxic change blocked for good; the listener is closed regardless.
+		c.log.Warn("a proxy worker is still blocked inside toxiproxy after close")
+	case <-ctx.Done():
+	}
+	c.log.Info("cluster closed")
+	return err
+}
+
+func (c *Cluster) allLinks() []*link {
+	return append(slices.Clone(c.clients), c.peers...)
+}
+
+// node returns the node called name, or an error naming the valid nodes.
+func (c *Cluster) node(op, name string) (*nodeProc, error) {
+	np, ok := c.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, ErrUnknownNode, strings.Join(c.names, ", "))
+	}
+	return np, nil
+}
+
+// lockOpen takes mu and fails when the cluster is closed.
+func (c *Cluster) lockOpen(op string) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+// bounded returns ctx limited by d and cut short when Close begins, in
+// which case context.Cause of the result is ErrClosed.
+func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.life, func() { cancelCause(ErrClosed) })
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+}
