@@ -1,0 +1,559 @@
+package results
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/internal/core"
+)
+
+//go:embed report.html.tmpl
+var reportTemplateText string
+
+var reportTemplate = template.Must(template.New("report").Parse(reportTemplateText))
+
+// Limits that keep a report readable for huge histories.
+const (
+	maxAnomaliesShown = 100
+	maxEventsShown    = 50
+	maxNemesisShown   = 1000
+	maxValueShown     = 300
+)
+
+// WriteReport renders report.html into the run folder dir from the
+// folder's files alone (test.json, results.json, history.jsonl, nodes/,
+// checker files), so that any stored run can be rendered again offline.
+// Missing or broken files do not stop it: the page says what is missing.
+// The page is written atomically.
+func WriteReport(dir string) error {
+	var buf bytes.Buffer
+	if err := RenderReport(&buf, dir); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ReportFile), buf.Bytes()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// RenderReport writes the HTML report of the run folder dir to w. It fails
+// only when dir is not a readable directory or w fails; problems with the
+// folder's files are shown in the page.
+func RenderReport(w io.Writer, dir string) error {
+	if _, err := OpenRun(dir); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	data := buildReport(dir)
+	if err := reportTemplate.Execute(w, data); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	return nil
+}
+
+// reportData is everything the template shows. It is built from the run
+// folder first and rendered second, so that richer views can be added to
+// the model without touching how files are read.
+type reportData struct {
+	Title        string
+	Run          string
+	Verdict      string
+	VerdictClass string
+	VerdictNote  string
+	Duration     string
+	Events       int
+	Problems     []string // problems reading the run folder
+	RunErrors    []string // results.json "errors"
+	Checkers     []checkerView
+	Counts       *countsView
+	Nemesis      []nemesisView
+	NemesisMore  int
+	Command      string
+	TestJSON     string
+	Files        []fileLink
+	CheckerFiles []fileLink
+	NodeFiles    []fileLink
+	OtherFiles   []fileLink
+}
+
+type checkerView struct {
+	Name         string
+	Verdict      string
+	VerdictClass string
+	Summary      string
+	Files        []fileLink
+	Anomalies    []anomalyView
+	AnomalyMore  int
+	Details      string
+}
+
+type anomalyView struct {
+	Kind        string
+	Key         string
+	Description string
+	Ops         []opView
+	OpsMore     int
+}
+
+// opView is one operation an anomaly involves: its invocation and its
+// completion as the history has them, with the events the anomaly names
+// marked.
+type opView struct {
+	Lines []opLine
+}
+
+type opLine struct {
+	Text  string
+	Named bool // the anomaly names this event
+}
+
+type countsView struct {
+	Rows  []countRow
+	Total countRow
+}
+
+type countRow struct {
+	F string
+	OpCounts
+}
+
+type nemesisView struct {
+	Time  string
+	F     string
+	Type  string
+	Value string
+	Node  string
+	Error string
+}
+
+type fileLink struct {
+	Name string
+	Href string
+	Size string
+	Note string
+}
+
+func verdictClass(v core.Verdict) string {
+	switch v {
+	case core.Valid, core.Invalid:
+		return string(v)
+	}
+	return "unknown"
+}
+
+func buildReport(dir string) *reportData {
+	named := dir // the real folder, when dir is a link such as latest
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		named = real
+	}
+	d := &reportData{
+		Run:          filepath.Base(named),
+		Title:        filepath.Base(filepath.Dir(named)),
+		Verdict:      "not checked",
+		VerdictClass: "unknown",
+	}
+	problem := func(format string, args ...any) {
+		d.Problems = append(d.Problems, fmt.Sprintf(format, args...))
+	}
+
+	// results.json
+	res, err := ReadResults(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.VerdictNote = "results.json is missing: the run was not checked"
+	case err != nil:
+		problem("%v", err)
+		d.VerdictNote = "results.json could not be read"
+	default:
+		d.Verdict = string(res.Verdict)
+		d.VerdictClass = verdictClass(res.Verdict)
+		d.RunErrors = res.Errors
+		switch {
+		case res.DurationNS > 0:
+			d.Duration = time.Duration(res.DurationNS).Round(time.Millisecond).String()
+		case !res.Start.IsZero() && res.End.After(res.Start):
+			d.Duration = res.End.Sub(res.Start).Round(time.Millisecond).String()
+		}
+	}
+
+	// test.json
+	if raw, err := os.ReadFile(filepath.Join(dir, TestFile)); err == nil {
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, raw, "", "  "); err != nil {
+			problem("%s: invalid JSON: %v", TestFile, err)
+			d.TestJSON = string(raw)
+		} else {
+			d.TestJSON = pretty.String()
+			var fields map[string]any
+			if json.Unmarshal(raw, &fields) == nil {
+				if s, ok := fields["command"].(string); ok {
+					d.Command = s
+				}
+				t, _ := fields["target"].(string)
+				w, _ := fields["workload"].(string)
+				if t != "" && w != "" {
+					d.Title = t + " / " + w
+				}
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		problem("%s: %v", TestFile, err)
+	}
+
+	// history.jsonl: one streaming pass collects counts, nemesis events and
+	// the events the anomalies name.
+	var needed map[int]bool
+	if res != nil {
+		needed = make(map[int]bool)
+		for _, c := range res.Checkers {
+			for ai, a := range c.Anomalies {
+				if ai >= maxAnomaliesShown {
+					break
+				}
+				for ei, i := range a.Events {
+					if ei >= maxEventsShown {
+						break
+					}
+					needed[i] = true
+				}
+			}
+		}
+	}
+	hs := scanForReport(filepath.Join(dir, HistoryFile), needed)
+	switch {
+	case errors.Is(hs.err, fs.ErrNotExist):
+		problem("%s is missing", HistoryFile)
+	case hs.err != nil:
+		problem("%v (the report shows the events before it)", hs.err)
+	}
+	if hs.info.Torn {
+		problem("%s: the last line (line %d, %d bytes) is torn: the run was stopped while writing it; it was ignored",
+			HistoryFile, hs.info.TornLine, hs.info.TornBytes)
+	}
+	var counts *Counts
+	if hs.err == nil {
+		c := hs.counter.result()
+		counts = &c
+	} else if res != nil {
+		counts = &res.Counts
+	}
+	if counts != nil {
+		d.Events = counts.Events
+		d.Counts = viewCounts(*counts)
+	}
+	d.Nemesis = hs.nemesis
+	d.NemesisMore = hs.nemesisMore
+	if d.Duration == "" && hs.lastTime > 0 {
+		d.Duration = time.Duration(hs.lastTime).Round(time.Millisecond).String() + " (from the history)"
+	}
+
+	// Checkers.
+	checkerFiles := map[string]bool{}
+	if res != nil {
+		for _, c := range res.Checkers {
+			cv := checkerView{
+				Name:         c.Checker,
+				Verdict:      string(c.Verdict),
+				VerdictClass: verdictClass(c.Verdict),
+				Summary:      c.Summary,
+			}
+			for _, f := range c.Files {
+				checkerFiles[filepath.ToSlash(filepath.Clean(f))] = true
+				cv.Files = append(cv.Files, linkTo(dir, f))
+			}
+			for ai, a := range c.Anomalies {
+				if ai >= maxAnomaliesShown {
+					cv.AnomalyMore = len(c.Anomalies) - ai
+					break
+				}
+				cv.Anomalies = append(cv.Anomalies, hs.anomalyView(a))
+			}
+			if c.Details != nil {
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false) // html/template escapes the page
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(c.Details); err == nil {
+					cv.Details = strings.TrimSuffix(b.String(), "\n")
+				}
+			}
+			d.Checkers = append(d.Checkers, cv)
+		}
+	}
+
+	// Files.
+	for _, name := range []string{HistoryFile, ResultsFile, TestFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			d.Files = append(d.Files, linkTo(dir, name))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(checkerFiles)) {
+		d.CheckerFiles = append(d.CheckerFiles, linkTo(dir, name))
+	}
+	known := map[string]bool{HistoryFile: true, ResultsFile: true, TestFile: true, ReportFile: true, NodesDir: true}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		problem("list files: %v", err)
+	}
+	for _, de := range entries {
+		name := de.Name()
+		if strings.HasPrefix(name, ".") || known[name] || checkerFiles[name] {
+			continue
+		}
+		if de.IsDir() && hasPrefixIn(checkerFiles, name+"/") {
+			continue
+		}
+		d.OtherFiles = append(d.OtherFiles, linkTo(dir, name))
+	}
+	// Node logs: the files directly in nodes/<node>/; subfolders (data
+	// directories) are linked as folders, not listed file by file.
+	nodes, err := os.ReadDir(filepath.Join(dir, NodesDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		problem("list node files: %v", err)
+	}
+	for _, n := range nodes {
+		if strings.HasPrefix(n.Name(), ".") {
+			continue
+		}
+		rel := NodesDir + "/" + n.Name()
+		if !n.IsDir() {
+			d.NodeFiles = append(d.NodeFiles, linkTo(dir, rel))
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(dir, NodesDir, n.Name()))
+		if err != nil {
+			problem("list node files: %v", err)
+			continue
+		}
+		for _, f := range files {
+			if !strings.HasPrefix(f.Name(), ".") {
+				d.NodeFiles = append(d.NodeFiles, linkTo(dir, rel+"/"+f.Name()))
+			}
+		}
+	}
+	return d
+}
+
+func hasPrefixIn(m map[string]bool, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// linkTo links name, a path relative to the run folder, with its size.
+func linkTo(dir, name string) fileLink {
+	name = filepath.ToSlash(name)
+	l := fileLink{Name: name, Href: (&url.URL{Path: path.Clean(name)}).String()}
+	if !filepath.IsLocal(filepath.FromSlash(name)) {
+		l.Href = ""
+		l.Note = "not inside the run folder"
+		return l
+	}
+	st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name)))
+	switch {
+	case err != nil:
+		l.Note = "missing"
+	case st.IsDir():
+		l.Note = "folder"
+	default:
+		l.Size = formatSize(st.Size())
+	}
+	return l
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	case n < 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	}
+	return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+}
+
+func viewCounts(c Counts) *countsView {
+	v := &countsView{Total: countRow{F: "total", OpCounts: c.OpCounts}}
+	for _, f := range slices.Sorted(maps.Keys(c.ByF)) {
+		v.Rows = append(v.Rows, countRow{F: f, OpCounts: c.ByF[f]})
+	}
+	return v
+}
+
+// historyScan is what the report takes from the history in one pass.
+type historyScan struct {
+	info        HistoryInfo
+	err         error
+	counter     counter
+	nemesis     []nemesisView
+	nemesisMore int
+	lastTime    int64
+	events      map[int]core.Event // the events anomalies name, and their partners
+	partner     map[int]int
+}
+
+func scanForReport(path string, needed map[int]bool) *historyScan {
+	hs := &historyScan{events: map[int]core.Event{}, partner: map[int]int{}}
+	f, err := os.Open(path)
+	if err != nil {
+		hs.err = err
+		return hs
+	}
+	defer f.Close()
+	open := map[int]core.Event{}
+	hs.info, hs.err = ScanHistory(f, HistoryFile, nil, func(e core.Event) error {
+		hs.counter.add(e)
+		hs.lastTime = max(hs.lastTime, e.Time)
+		if needed[e.Index] {
+			hs.events[e.Index] = e
+		}
+		if e.Process == core.NemesisProcess {
+			if len(hs.nemesis) < maxNemesisShown {
+				hs.nemesis = append(hs.nemesis, nemesisView{
+					Time:  formatTime(e.Time),
+					F:     e.F,
+					Type:  string(e.Type),
+					Value: valueText(e.Value),
+					Node:  e.Node,
+					Error: e.Error,
+				})
+			} else {
+				hs.nemesisMore++
+			}
+			return nil
+		}
+		if e.Type == core.Invoke {
+			open[e.Process] = e
+			return nil
+		}
+		if inv, ok := open[e.Process]; ok {
+			delete(open, e.Process)
+			if needed[inv.Index] || needed[e.Index] {
+				hs.events[inv.Index] = inv
+				hs.events[e.Index] = e
+				hs.partner[inv.Index] = e.Index
+				hs.partner[e.Index] = inv.Index
+			}
+		}
+		return nil
+	})
+	return hs
+}
+
+func (hs *historyScan) anomalyView(a core.Anomaly) anomalyView {
+	av := anomalyView{Kind: a.Kind, Key: a.Key, Description: a.Description}
+	events := a.Events
+	if len(events) > maxEventsShown {
+		av.OpsMore = len(events) - maxEventsShown
+		events = events[:maxEventsShown]
+	}
+	named := make(map[int]bool, len(events))
+	for _, i := range events {
+		named[i] = true
+	}
+	shown := make(map[int]bool, len(events))
+	for _, i := range events {
+		if shown[i] {
+			continue
+		}
+		shown[i] = true
+		e, ok := hs.events[i]
+		if !ok {
+			av.Ops = append(av.Ops, opView{Lines: []opLine{{Text: fmt.Sprintf("#%d (not in the history)", i), Named: true}}})
+			continue
+		}
+		line := opLine{Text: formatEvent(e), Named: true}
+		p, paired := hs.partner[i]
+		var partner opLine
+		if paired {
+			shown[p] = true
+			partner = opLine{Text: formatEvent(hs.events[p]), Named: named[p]}
+		}
+		var op opView
+		switch {
+		case e.Type != core.Invoke && paired:
+			op.Lines = []opLine{partner, line}
+		case e.Type == core.Invoke && paired:
+			op.Lines = []opLine{line, partner}
+		case e.Type == core.Invoke && e.Process != core.NemesisProcess:
+			op.Lines = []opLine{line, {Text: "        never completed (counts as info)"}}
+		default:
+			op.Lines = []opLine{line}
+		}
+		av.Ops = append(av.Ops, op)
+	}
+	return av
+}
+
+// formatTime shows nanoseconds since the run started as seconds.
+func formatTime(ns int64) string {
+	return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + "s"
+}
+
+func processName(p int) string {
+	if p == core.NemesisProcess {
+		return "nemesis"
+	}
+	return "p" + strconv.Itoa(p)
+}
+
+// formatEvent shows one event as a readable line:
+// "#17  1.234s  p3  ok      cas k2 [1,4]  node=n2  error=...".
+func formatEvent(e core.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%-6d %9s  %-7s %-6s %s", e.Index, formatTime(e.Time), processName(e.Process), e.Type, e.F)
+	if e.Key != "" {
+		b.WriteString(" " + e.Key)
+	}
+	b.WriteString(" " + valueText(e.Value))
+	if e.Node != "" {
+		b.WriteString("  node=" + e.Node)
+	}
+	if e.Error != "" {
+		b.WriteString("  error=" + strconv.Quote(e.Error))
+	}
+	return b.String()
+}
+
+// valueText shows a value as compact JSON, cut to maxValueShown bytes.
+func valueText(v any) string {
+	var s string
+	if raw, ok := v.(json.RawMessage); ok {
+		s = string(raw)
+	} else {
+		b, err := appendValue(nil, v)
+		if err != nil {
+			s = fmt.Sprintf("%v", v)
+		} else {
+			s = string(b)
+		}
+	}
+	if len(s) > maxValueShown {
+		cut := maxValueShown
+		for cut > 0 && !utf8RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func utf8RuneStart(c byte) bool { return c&0xc0 != 0x80 }
