@@ -7,6 +7,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -263,6 +264,9 @@ func (c *Cluster) start(ctx context.Context) error {
 		}
 	}
 
+	if err := c.writeLayout(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, np := range c.nodes {
@@ -382,4 +386,50 @@ func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context
 	stop := context.AfterFunc(c.life, func() { cancelCause(ErrClosed) })
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+}
+
+// Layout is the cluster's shape as written to nodes/cluster.json in the
+// run folder: each node's addresses, each link's proxy, and every address
+// the cluster binds (so a test or a person can verify none stays bound).
+type Layout struct {
+	Nodes []LayoutNode `json:"nodes"`
+	Links []LayoutLink `json:"links"`
+	Addrs []string     `json:"addrs"`
+}
+
+// LayoutNode is one node in cluster.json.
+type LayoutNode struct {
+	Name     string `json:"name"`
+	APIAddr  string `json:"api_addr"`
+	PeerAddr string `json:"peer_addr"`
+	Log      string `json:"log"`
+}
+
+// LayoutLink is one proxied link in cluster.json.
+type LayoutLink struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Addr     string `json:"addr"`
+	Upstream string `json:"upstream"`
+}
+
+func (c *Cluster) writeLayout() error {
+	var l Layout
+	for _, np := range c.nodes {
+		rel, _ := filepath.Rel(c.cfg.Dir, np.logPath)
+		l.Nodes = append(l.Nodes, LayoutNode{Name: np.name, APIAddr: np.cfg.APIAddr, PeerAddr: np.cfg.PeerAddr, Log: rel})
+		l.Addrs = append(l.Addrs, np.cfg.APIAddr, np.cfg.PeerAddr)
+	}
+	for _, k := range c.allLinks() {
+		l.Links = append(l.Links, LayoutLink{From: k.from, To: k.to, Addr: k.addr, Upstream: k.upstream})
+		l.Addrs = append(l.Addrs, k.addr)
+	}
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write cluster layout: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,20 @@
+# The two commands of the README: `make run` runs the embedded default and
+# `make test` prepares what the tests need and runs them.
+GO ?= go
+
+.PHONY: run test bench build
+
+run:
+	$(GO) run ./cmd/faultline run
+
+build:
+	$(GO) build -o faultline ./cmd/faultline
+
+test:
+	./scripts/prepare-tests
+	$(GO) vet ./...
+	test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && exit 1)
+	$(GO) test -count=1 -timeout 25m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/controller ./checkers ./results

@@ -1,0 +1,175 @@
+// Command faultline is the command-line face of the faultline test harness:
+// `faultline run` drives a test, `faultline check` re-checks a stored run,
+// `faultline list` shows the choices and `faultline version` the version.
+// Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the run or check could not
+// be carried out.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline"
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	faultline.NodeMain()
+	os.Exit(execute(os.Args[1:]))
+}
+
+// execute runs the CLI with args and returns the exit code.
+func execute(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(err.Error()))
+		return 3
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "faultline",
+		Short:         "A Jepsen-style test harness for distributed systems",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
+	})
+	root.AddCommand(newRun(), newCheck(), newList(), newVersion())
+	return root
+}
+
+func newRun() *cobra.Command {
+	t := faultline.DefaultTest()
+	var nem string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a test: drive the workload, inject faults, check the history",
+		Long: "Run a test. With no flags it runs the embedded default: demo-kv (unsafe) on three local\n" +
+			"processes with the register workload under partitions for 20 seconds.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t.Nemesis = splitList(nem)
+			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
+			t.Status = os.Stderr
+			if err := t.Validate(); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "faultline: %s (%s) · %s · nemesis %s · %s on %d %s nodes\n",
+				t.Target, t.Variant, t.Workload, strings.Join(orNone(t.Nemesis), ","), t.TimeLimit, t.Nodes, t.Provider)
+			res, err := faultline.Run(cmd.Context(), t)
+			if err != nil {
+				if res != nil && res.Dir != "" {
+					fmt.Fprintf(os.Stderr, "faultline: the history recorded so far is in %s\n", res.Dir)
+				}
+				return err
+			}
+			res.WriteSummary(os.Stdout, &t)
+			return exitError{res.Verdict.ExitCode()}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&t.Target, "target", t.Target, "system under test (see faultline list)")
+	f.StringVar(&t.Variant, "variant", t.Variant, "variant of the target")
+	f.StringVar(&t.Workload, "workload", t.Workload, "client workload")
+	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local")
+	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
+	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
+	f.Float64Var(&t.Rate, "rate", t.Rate, "operations per second, all workers together (0: unlimited)")
+	f.DurationVar(&t.TimeLimit, "time-limit", t.TimeLimit, "how long to generate operations")
+	f.IntVar(&t.OpLimit, "op-limit", t.OpLimit, "stop after this many operations (0: no limit)")
+	f.DurationVar(&t.OpTimeout, "op-timeout", t.OpTimeout, "timeout of each operation; past it the outcome is unknown (info)")
+	f.IntVar(&t.Keys, "keys", t.Keys, "number of keys")
+	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition,kill,pause,latency, or none")
+	f.DurationVar(&t.NemesisInterval, "nemesis-interval", t.NemesisInterval, "length of each fault window and of the pause between windows")
+	f.Int64Var(&t.Seed, "seed", t.Seed, "random seed (0: pick one; it is recorded in test.json)")
+	f.StringVar(&t.Results, "results", t.Results, "root folder of run folders")
+	f.DurationVar(&t.CheckTimeout, "check-timeout", t.CheckTimeout, "time budget of each checker; past it the verdict is unknown")
+	f.DurationVar(&t.RecoveryTimeout, "recovery-timeout", t.RecoveryTimeout, "time budget for recovery and final reads after the faults heal")
+	return cmd
+}
+
+func orNone(l []string) []string {
+	if len(l) == 0 {
+		return []string{"none"}
+	}
+	return l
+}
+
+// splitList turns "partition, kill" into its names and "none" into none.
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "none" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newCheck() *cobra.Command {
+	cfg := faultline.CheckConfig{Timeout: faultline.DefaultTest().CheckTimeout}
+	cmd := &cobra.Command{
+		Use:   "check RUN_DIR | HISTORY_FILE",
+		Short: "Re-check a stored run or history file offline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := faultline.Check(cmd.Context(), args[0], cfg)
+			if err != nil {
+				return err
+			}
+			res.WriteSummary(os.Stdout, nil)
+			return exitError{res.Verdict.ExitCode()}
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Workload, "workload", "", "workload of the history (default: from test.json, else register)")
+	cmd.Flags().DurationVar(&cfg.Timeout, "check-timeout", cfg.Timeout, "time budget of each checker; past it the verdict is unknown")
+	return cmd
+}
+
+func newList() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List targets, variants, workloads, nemeses and providers",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { faultline.WriteList(os.Stdout) },
+	}
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print faultline's version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Println("faultline", faultline.Version) },
+	}
+}

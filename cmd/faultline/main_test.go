@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faultline-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "faultline")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs the built binary with args and returns its exit code, stdout
+// and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestBadInputExitsThreeWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "history.jsonl")
+	os.WriteFile(notJSON, []byte("this is not json\n{\"index\":0}\n"), 0o644)
+	cases := []struct {
+		args []string
+		want []string // substrings of the one line
+	}{
+		{[]string{"run", "--target", "nope"}, []string{"unknown target", "demo-kv"}},
+		{[]string{"run", "--variant", "nope"}, []string{"unknown variant", "safe", "unsafe"}},
+		{[]string{"run", "--workload", "nope"}, []string{"unknown workload", "register"}},
+		{[]string{"run", "--nemesis", "partition,flood"}, []string{"flood", "partition", "kill", "pause", "latency"}},
+		{[]string{"run", "--concurrency", "0"}, []string{"--concurrency"}},
+		{[]string{"run", "--concurrency", "-4"}, []string{"--concurrency"}},
+		{[]string{"run", "--provider", "moon"}, []string{"unknown provider", "local"}},
+		{[]string{"run", "--time-limit", "soon"}, []string{"time-limit"}},
+		{[]string{"run", "--bogus"}, []string{"unknown flag"}},
+		{[]string{"check", notJSON}, []string{"line 1"}},
+		{[]string{"check", filepath.Join(dir, "missing")}, []string{"missing"}},
+		{[]string{"check", notJSON, "--workload", "nope"}, []string{"unknown workload", "register"}},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := cli(t, append(c.args, "--results", dir)...)
+		if code != 3 {
+			t.Errorf("%v: exit %d, want 3 (stderr %q)", c.args, code, stderr)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if len(lines) != 1 || stdout != "" {
+			t.Errorf("%v: want one line on stderr and nothing on stdout, got stderr %q stdout %q", c.args, stderr, stdout)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(lines[0], w) {
+				t.Errorf("%v: %q does not mention %q", c.args, lines[0], w)
+			}
+		}
+	}
+	// Bad input never starts a run: no run folder appears.
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*-*")); len(entries) != 0 {
+		t.Errorf("bad input left run folders: %v", entries)
+	}
+}
+
+func TestListAndVersion(t *testing.T) {
+	code, out, _ := cli(t, "list")
+	if code != 0 {
+		t.Fatalf("list exit %d", code)
+	}
+	for _, w := range []string{"demo-kv", "unsafe", "safe", "register", "partition", "kill", "pause", "latency", "local"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("list does not mention %q:\n%s", w, out)
+		}
+	}
+	code, out, _ = cli(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "faultline ") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+// nodeProcesses returns the pids of live node processes whose data lives
+// under dir, found by their environment.
+func nodeProcesses(t *testing.T, dir string) []int {
+	t.Helper()
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(b, []byte{0}) {
+			if bytes.HasPrefix(kv, []byte("FAULTLINE_NODE_CONFIG=")) && bytes.Contains(kv, []byte(dir)) {
+				pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				if err == nil && !isZombie(pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	return pids
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
+}
+
+// clusterAddrs reads every address the run bound (nodes and proxies) from
+// the run folder's nodes/cluster.json.
+func clusterAddrs(t *testing.T, runDir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "nodes", "cluster.json"))
+	if err != nil {
+		t.Fatalf("read cluster.json: %v", err)
+	}
+	var c struct {
+		Addrs []string `json:"addrs"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Addrs) == 0 {
+		t.Fatalf("cluster.json lists no addresses: %v", err)
+	}
+	return c.Addrs
+}
+
+func assertNothingLeft(t *testing.T, runDir string) {
+	t.Helper()
+	if pids := nodeProcesses(t, runDir); len(pids) != 0 {
+		t.Errorf("node processes still running: %v", pids)
+	}
+	for _, a := range clusterAddrs(t, runDir) {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Errorf("address %s still bound: %v", a, err)
+			continue
+		}
+		l.Close()
+	}
+}
+
+// startRun starts `faultline run` in the background and waits until its
+// history holds at least minEvents events; it returns the command and the
+// run folder.
+func startRun(t *testing.T, results string, minEvents int, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"run", "--results", results}, args...)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		dirs, _ := filepath.Glob(filepath.Join(results, "demo-kv-register", "*"))
+		if len(dirs) == 1 && countLines(filepath.Join(dirs[0], "history.jsonl")) >= minEvents {
+			return cmd, dirs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never recorded %d events; stderr: %s", minEvents, errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		n++
+	}
+	return n
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(within):
+		t.Fatalf("faultline did not exit within %s", within)
+		return -1
+	}
+}
+
+func TestSIGINTCleansUp(t *testing.T) {
+	results := t.TempDir()
+	cmd, dir := startRun(t, results, 200, "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
+	if len(nodeProcesses(t, dir)) != 3 {
+		t.Fatalf("expected 3 live node processes mid-run")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := waitExit(t, cmd, 60*time.Second); code != 3 {
+		t.Errorf("interrupted run exit %d, want 3", code)
+	}
+	assertNothingLeft(t, dir)
+	// What was recorded is kept and checkable.
+	if code, out, stderr := cli(t, "check", dir); code > 2 {
+		t.Fatalf("check of interrupted run: exit %d: %s %s", code, out, stderr)
+	}
+}
+
+func TestSetupErrorCleansUp(t *testing.T) {
+	results := t.TempDir()
+	// Nodes cannot become ready in a microsecond: setup fails after the
+	// processes and proxies have started.
+	code, _, stderr := cli(t, "run", "--results", results, "--recovery-timeout", "1us", "--time-limit", "5s")
+	if code != 3 || !strings.Contains(stderr, "start cluster") {
+		t.Fatalf("exit %d, stderr %q; want 3 and a start cluster error", code, stderr)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(results, "demo-kv-register", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("want one run folder, got %v", dirs)
+	}
+	assertNothingLeft(t, dirs[0])
+}
+
+func TestSIGKILLLeavesCheckableHistory(t *testing.T) {
+	results := t.TempDir()
+	cmd, dir := startRun(t, results, 400, "--time-limit", "60s")
+	cmd.Process.Kill()
+	waitExit(t, cmd, 30*time.Second)
+	// The nodes die with their parent (parent-death signal).
+	deadline := time.Now().Add(20 * time.Second)
+	for len(nodeProcesses(t, dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	assertNothingLeft(t, dir)
+	code, out, stderr := cli(t, "check", dir)
+	if code > 2 {
+		t.Fatalf("check of killed run: exit %d: %s %s", code, out, stderr)
+	}
+	if !strings.Contains(out, "linearizability") {
+		t.Fatalf("check output names no checker: %s", out)
+	}
+}

@@ -1,0 +1,160 @@
+package faultline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Test is one run's whole configuration: the flags of `faultline run`, or
+// what a Go test passes to Run. Start from DefaultTest and change what you
+// need; Run validates it and never fills in defaults silently. Its JSON form
+// is test.json in the run folder, with durations as Go duration strings.
+type Test struct {
+	// Target is the system under test, for example "demo-kv".
+	Target string
+	// Variant is the target's variant, for example "unsafe" or "safe".
+	Variant string
+	// Workload is the client workload, for example "register".
+	Workload string
+	// Provider is where nodes run: "local" (OS processes) or "docker".
+	Provider string
+	// Nodes is the number of nodes.
+	Nodes int
+	// Concurrency is the number of concurrent client processes.
+	Concurrency int
+	// Rate is the operations per second of all workers together; 0 means
+	// unlimited.
+	Rate float64
+	// TimeLimit is how long operations are generated.
+	TimeLimit time.Duration
+	// OpLimit ends generation after that many operations; 0 means none.
+	OpLimit int
+	// OpTimeout bounds each operation; past it the outcome is info.
+	OpTimeout time.Duration
+	// Keys is the number of keys a keyed workload spreads over.
+	Keys int
+	// Nemesis lists the fault kinds; empty means none.
+	Nemesis []string
+	// NemesisInterval is the length of each fault window and of the
+	// healthy pause between windows.
+	NemesisInterval time.Duration
+	// Seed seeds the generator and the nemesis schedule; 0 makes Run pick
+	// one, which it records in test.json.
+	Seed int64
+	// Results is the root folder of run folders.
+	Results string
+	// CheckTimeout bounds each checker; past it the verdict is unknown.
+	CheckTimeout time.Duration
+	// RecoveryTimeout bounds the wait for the cluster to recover and the
+	// final reads after the faults are healed.
+	RecoveryTimeout time.Duration
+
+	// Command is the command line that repeats this run, recorded in
+	// test.json; the CLI fills it in.
+	Command string
+	// Version is faultline's version, recorded in test.json; Run fills it.
+	Version string
+
+	// Status receives progress while the run goes on: a live line on a
+	// terminal, a plain line every few seconds otherwise. Nil means quiet.
+	Status io.Writer `json:"-"`
+	// NodeBinary is the executable the local provider starts as each node;
+	// empty means the running executable, which must call NodeMain first.
+	NodeBinary string `json:"-"`
+}
+
+// DefaultTest returns the embedded default: demo-kv (unsafe) with the
+// register workload on local processes, partitions, for 20 seconds. Every
+// default lives here.
+func DefaultTest() Test {
+	return Test{
+		Target:          "demo-kv",
+		Variant:         "unsafe",
+		Workload:        "register",
+		Provider:        "local",
+		Nodes:           3,
+		Concurrency:     6,
+		Rate:            200,
+		TimeLimit:       20 * time.Second,
+		OpTimeout:       time.Second,
+		Keys:            4,
+		Nemesis:         []string{"partition"},
+		NemesisInterval: 4 * time.Second,
+		Results:         "results",
+		CheckTimeout:    60 * time.Second,
+		RecoveryTimeout: 30 * time.Second,
+	}
+}
+
+type testJSON struct {
+	Target          string   `json:"target"`
+	Variant         string   `json:"variant"`
+	Workload        string   `json:"workload"`
+	Provider        string   `json:"provider"`
+	Nodes           int      `json:"nodes"`
+	Concurrency     int      `json:"concurrency"`
+	Rate            float64  `json:"rate"`
+	TimeLimit       string   `json:"time_limit"`
+	OpLimit         int      `json:"op_limit"`
+	OpTimeout       string   `json:"op_timeout"`
+	Keys            int      `json:"keys"`
+	Nemesis         []string `json:"nemesis"`
+	NemesisInterval string   `json:"nemesis_interval"`
+	Seed            int64    `json:"seed"`
+	Results         string   `json:"results"`
+	CheckTimeout    string   `json:"check_timeout"`
+	RecoveryTimeout string   `json:"recovery_timeout"`
+	Command         string   `json:"command,omitempty"`
+	Version         string   `json:"version,omitempty"`
+}
+
+// MarshalJSON writes the test as test.json does.
+func (t Test) MarshalJSON() ([]byte, error) {
+	n := t.Nemesis
+	if n == nil {
+		n = []string{}
+	}
+	return json.Marshal(testJSON{
+		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
+		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, TimeLimit: t.TimeLimit.String(),
+		OpLimit: t.OpLimit, OpTimeout: t.OpTimeout.String(), Keys: t.Keys, Nemesis: n,
+		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
+		CheckTimeout: t.CheckTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
+		Command: t.Command, Version: t.Version,
+	})
+}
+
+// UnmarshalJSON reads test.json. Fields it lacks keep their values in t.
+func (t *Test) UnmarshalJSON(b []byte) error {
+	j := testJSON{
+		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
+		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
+		RecoveryTimeout: t.RecoveryTimeout.String(),
+		Target:          t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
+		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
+		Nemesis: t.Nemesis, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var err error
+	dur := func(name, s string) time.Duration {
+		d, e := time.ParseDuration(s)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s: %w", name, e)
+		}
+		return d
+	}
+	*t = Test{
+		Target: j.Target, Variant: j.Variant, Workload: j.Workload, Provider: j.Provider,
+		Nodes: j.Nodes, Concurrency: j.Concurrency, Rate: j.Rate, OpLimit: j.OpLimit, Keys: j.Keys,
+		Nemesis: j.Nemesis, Seed: j.Seed, Results: j.Results, Command: j.Command, Version: j.Version,
+		TimeLimit: dur("time_limit", j.TimeLimit), OpTimeout: dur("op_timeout", j.OpTimeout),
+		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
+		CheckTimeout:    dur("check_timeout", j.CheckTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
+		Status: t.Status, NodeBinary: t.NodeBinary,
+	}
+	return err
+}

@@ -1,0 +1,71 @@
+package faultline
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/registry"
+	"github.com/faultline/faultline/nemesis"
+)
+
+// Providers lists the --provider choices.
+var providers = []string{"local"}
+
+// Validate reports the first setting Run cannot carry out, as an error
+// wrapping ErrBadInput whose text is one line naming the flag and, where
+// there are any, the valid choices.
+func (t Test) Validate() error {
+	bad := core.BadInput
+	tg, ok := registry.Target(t.Target)
+	if !ok {
+		return bad("unknown target %q; valid targets: %s", t.Target, strings.Join(registry.TargetNames(), ", "))
+	}
+	var variants []string
+	for _, v := range tg.Variants() {
+		variants = append(variants, v.Name)
+	}
+	if !slices.Contains(variants, t.Variant) {
+		return bad("unknown variant %q of target %s; valid variants: %s", t.Variant, t.Target, strings.Join(variants, ", "))
+	}
+	if _, ok := registry.Workload(t.Workload); !ok || !slices.Contains(tg.Workloads(), t.Workload) {
+		return bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, t.Target, strings.Join(tg.Workloads(), ", "))
+	}
+	if !slices.Contains(providers, t.Provider) {
+		return bad("unknown provider %q; valid providers: %s", t.Provider, strings.Join(providers, ", "))
+	}
+	faults, err := nemesis.Parse(strings.Join(t.Nemesis, ","))
+	if err != nil {
+		return err
+	}
+	switch {
+	case t.Nodes < 1:
+		return bad("--nodes must be at least 1, got %d", t.Nodes)
+	case t.Concurrency < 1:
+		return bad("--concurrency must be at least 1, got %d", t.Concurrency)
+	case t.Rate < 0:
+		return bad("--rate must not be negative, got %g", t.Rate)
+	case t.TimeLimit <= 0:
+		return bad("--time-limit must be positive, got %s", t.TimeLimit)
+	case t.OpLimit < 0:
+		return bad("--op-limit must not be negative, got %d", t.OpLimit)
+	case t.OpTimeout <= 0:
+		return bad("--op-timeout must be positive, got %s", t.OpTimeout)
+	case t.Keys < 1:
+		return bad("--keys must be at least 1, got %d", t.Keys)
+	case len(faults) > 0 && t.NemesisInterval <= 0:
+		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval)
+	case t.CheckTimeout <= 0:
+		return bad("--check-timeout must be positive, got %s", t.CheckTimeout)
+	case t.RecoveryTimeout <= 0:
+		return bad("--recovery-timeout must be positive, got %s", t.RecoveryTimeout)
+	case t.Results == "":
+		return bad("--results must name a folder")
+	}
+	for _, f := range faults {
+		if f.Name() == "partition" && t.Nodes < 2 {
+			return bad("--nemesis partition needs at least 2 nodes, got --nodes %d", t.Nodes)
+		}
+	}
+	return nil
+}
