@@ -17,7 +17,7 @@ import (
 type okClient struct{}
 
 func (okClient) Invoke(_ context.Context, op core.Op) core.Op { op.Type = core.OK; return op }
-func (okClient) Close() error                                  { return nil }
+func (okClient) Close() error                                 { return nil }
 
 // BenchmarkController measures operations per second that the controller
 // drives and records (invocation and completion, streamed to history.jsonl
