@@ -76,7 +76,11 @@ func TestBadInputExitsThreeWithOneLine(t *testing.T) {
 		{[]string{"check", notJSON, "--workload", "nope"}, []string{"unknown workload", "register"}},
 	}
 	for _, c := range cases {
-		code, stdout, stderr := cli(t, append(c.args, "--results", dir)...)
+		args := c.args
+		if args[0] == "run" {
+			args = append(args, "--results", dir)
+		}
+		code, stdout, stderr := cli(t, args...)
 		if code != 3 {
 			t.Errorf("%v: exit %d, want 3 (stderr %q)", c.args, code, stderr)
 			continue
@@ -266,6 +270,12 @@ func TestSetupErrorCleansUp(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(results, "demo-kv-register", "*"))
 	if len(dirs) != 1 {
 		t.Fatalf("want one run folder, got %v", dirs)
+	}
+	// The node processes were started before setup failed.
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if _, err := os.Stat(filepath.Join(dirs[0], "nodes", n, "node.log")); err != nil {
+			t.Errorf("node %s never started: %v", n, err)
+		}
 	}
 	assertNothingLeft(t, dirs[0])
 }
