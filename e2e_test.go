@@ -59,6 +59,14 @@ func runSeeds(t *testing.T, base faultline.Test) map[faultline.Verdict]int {
 		for _, c := range res.Checkers {
 			t.Logf("  %s: %s", c.Checker, c.Summary)
 		}
+		// The stored run re-checks offline to the same verdict.
+		again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
+		if err != nil {
+			t.Fatalf("seed %d: re-check: %v", tt.Seed, err)
+		}
+		if again.Verdict != res.Verdict {
+			t.Fatalf("seed %d: run said %s, re-check says %s", tt.Seed, res.Verdict, again.Verdict)
+		}
 		got[res.Verdict]++
 	}
 	return got

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +56,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	}
 	target, _ := registry.Target(t.Target)
 	wl, _ := registry.Workload(t.Workload)
-	faults, err := nemesis.Parse(strings.Join(t.Nemesis, ","))
+	faults, err := t.faults()
 	if err != nil {
 		return nil, err
 	}

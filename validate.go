@@ -34,7 +34,7 @@ func (t Test) Validate() error {
 	if !slices.Contains(providers, t.Provider) {
 		return bad("unknown provider %q; valid providers: %s", t.Provider, strings.Join(providers, ", "))
 	}
-	faults, err := nemesis.Parse(strings.Join(t.Nemesis, ","))
+	faults, err := t.faults()
 	if err != nil {
 		return err
 	}
@@ -68,4 +68,12 @@ func (t Test) Validate() error {
 		}
 	}
 	return nil
+}
+
+// faults parses the nemesis list; an empty list means no faults.
+func (t Test) faults() ([]nemesis.Fault, error) {
+	if len(t.Nemesis) == 0 {
+		return nil, nil
+	}
+	return nemesis.Parse(strings.Join(t.Nemesis, ","))
 }

@@ -299,3 +299,27 @@ func TestSIGKILLLeavesCheckableHistory(t *testing.T) {
 		t.Fatalf("check output names no checker: %s", out)
 	}
 }
+
+func TestRunAndCheckExitCodes(t *testing.T) {
+	results := t.TempDir()
+	code, out, stderr := cli(t, "run", "--results", results, "--variant", "safe", "--nemesis", "none", "--time-limit", "2s")
+	if code != 0 || !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "report.html") {
+		t.Fatalf("safe run without faults: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	latest := filepath.Join(results, "latest")
+	for _, f := range []string{"test.json", "history.jsonl", "results.json", "report.html", "nodes/n1/node.log"} {
+		if _, err := os.Stat(filepath.Join(latest, f)); err != nil {
+			t.Errorf("run folder lacks %s: %v", f, err)
+		}
+	}
+	if code, out, _ := cli(t, "check", latest); code != 0 || !strings.HasPrefix(out, "VALID") {
+		t.Fatalf("re-check: exit %d, %q", code, out)
+	}
+	if code, out, _ := cli(t, "check", filepath.Join(latest, "history.jsonl")); code != 0 {
+		t.Fatalf("re-check of the history file: exit %d, %q", code, out)
+	}
+	// A checker out of time says unknown, exit 2, never valid.
+	if code, out, _ := cli(t, "check", latest, "--check-timeout", "1ns"); code != 2 || !strings.HasPrefix(out, "UNKNOWN") {
+		t.Fatalf("check with no time: exit %d, %q; want 2 and UNKNOWN", code, out)
+	}
+}

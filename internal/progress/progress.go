@@ -86,6 +86,10 @@ func Start(w io.Writer, s Source) (stop func()) {
 	if tty {
 		every = 250 * time.Millisecond
 	}
+	return start(w, s, tty, every)
+}
+
+func start(w io.Writer, s Source, tty bool, every time.Duration) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
