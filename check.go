@@ -45,7 +45,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		}
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}
-	historyPath, dir := path, filepath.Dir(path)
+	historyPath, dir := path, ""
 	if st.IsDir() {
 		dir, historyPath = path, filepath.Join(path, "history.jsonl")
 		if cfg.Workload == "" {

@@ -59,6 +59,28 @@ type Model interface {
 	DescribeState(state any) string
 }
 
+// Reducer is an optional extension of Model for models that can tell, from
+// one key's whole history, that an indeterminate operation can be left out
+// or must have taken effect before some time, without changing the verdict.
+// Open intervals are what makes the search explode; closing or removing
+// them keeps checks of faulty runs fast.
+type Reducer interface {
+	// Reduce is given one key's operations in call order. For items whose
+	// Indeterminate is true only, it may set Drop, or lower Return, in
+	// ways that cannot change whether the key is linearizable.
+	Reduce(items []Item)
+}
+
+// Item is one operation of a key as Reducer sees it: the input and output
+// Model.Operation made for it, and its interval.
+type Item struct {
+	Input, Output any
+	Call, Return  int64
+	Indeterminate bool
+	// Drop leaves the operation out of the check.
+	Drop bool
+}
+
 // LinearizabilityOptions configures Linearizable. The zero value checks with
 // GOMAXPROCS workers and writes no files.
 type LinearizabilityOptions struct {
@@ -102,6 +124,11 @@ type KeyDetails struct {
 	Indeterminate int          `json:"indeterminate"`
 	Failed        int          `json:"failed"`
 	Skipped       int          `json:"skipped"`
+	// Dropped counts the indeterminate operations (among Operations) that
+	// the model's Reducer left out of the search, and Closed those whose
+	// open interval it closed.
+	Dropped int `json:"dropped,omitempty"`
+	Closed  int `json:"closed,omitempty"`
 	// ElapsedMS is how long the key's check took, in milliseconds.
 	ElapsedMS float64 `json:"elapsed_ms"`
 	// Visualization names the key's visualization file in the run folder,
@@ -231,8 +258,40 @@ func groupByKey(h core.History, m Model) ([]*keyJob, error) {
 		})
 		j.detail.Operations++
 	}
+	if r, ok := m.(Reducer); ok {
+		for _, j := range jobs {
+			reduce(r, j)
+		}
+	}
 	sort.Slice(jobs, func(a, b int) bool { return naturalLess(jobs[a].key, jobs[b].key) })
 	return jobs, nil
+}
+
+// reduce lets r drop or close the indeterminate operations of j.
+func reduce(r Reducer, j *keyJob) {
+	items := make([]Item, len(j.pops))
+	for i, p := range j.pops {
+		items[i] = Item{Input: p.Input, Output: p.Output, Call: p.Call, Return: p.Return, Indeterminate: j.ops[i].Type != core.OK}
+	}
+	r.Reduce(items)
+	ops, pops := j.ops[:0], j.pops[:0]
+	for i, it := range items {
+		p := j.pops[i]
+		if !items[i].Indeterminate {
+			ops, pops = append(ops, j.ops[i]), append(pops, p)
+			continue
+		}
+		if it.Drop {
+			j.detail.Dropped++
+			continue
+		}
+		if it.Return < p.Return && it.Return >= p.Call {
+			p.Return = it.Return
+			j.detail.Closed++
+		}
+		ops, pops = append(ops, j.ops[i]), append(pops, p)
+	}
+	j.ops, j.pops = ops, pops
 }
 
 // porcupineModel adapts m to porcupine for one key.

@@ -12,9 +12,10 @@ import (
 	"github.com/faultline/faultline/internal/core"
 )
 
-// DecodeFunc turns the raw JSON value of an event into the typed value the
+// DecodeFunc turns the raw JSON value of a client event into the typed value the
 // workload's checkers expect. It has the signature of
-// workloads.Workload.DecodeValue. raw is never empty (an absent value is
+// workloads.Workload.DecodeValue. Nemesis events are never passed to it:
+// their values stay json.RawMessage. raw is never empty (an absent value is
 // passed as null) and stays valid after the call, so it may be retained.
 type DecodeFunc func(f string, t core.Type, raw json.RawMessage) (any, error)
 
@@ -240,7 +241,8 @@ func (s *scanner) line(b []byte, terminated bool) (e core.Event, ok bool, err er
 	if raw == nil {
 		raw = nullJSON
 	}
-	if s.decode == nil {
+	if s.decode == nil || e.Process == core.NemesisProcess {
+		// Nemesis values are the fault's own JSON, not the workload's.
 		if string(raw) != "null" {
 			e.Value = json.RawMessage(s.keep(raw))
 		}

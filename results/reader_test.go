@@ -186,6 +186,28 @@ func TestReadDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestReadNemesisValuesBypassDecoder(t *testing.T) {
+	lines := `{"index":0,"time":0,"process":-1,"type":"info","f":"start-kill","value":{"nodes":["n3"]}}` + "\n" +
+		`{"index":1,"time":1,"process":0,"type":"invoke","f":"write","key":"k0","value":3}` + "\n"
+	var fs []string
+	h, err := ReadHistory(strings.NewReader(lines), func(f string, typ core.Type, raw json.RawMessage) (any, error) {
+		fs = append(fs, f)
+		if f != "write" {
+			return nil, errors.New("not a workload operation")
+		}
+		return string(raw), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0] != "write" {
+		t.Fatalf("decoder saw %v, want only the client write", fs)
+	}
+	if raw, ok := h[0].Value.(json.RawMessage); !ok || string(raw) != `{"nodes":["n3"]}` {
+		t.Fatalf("nemesis value %#v, want its raw JSON", h[0].Value)
+	}
+}
+
 func TestReadLongLine(t *testing.T) {
 	big := strings.Repeat("x", 3<<20)
 	in := `{"index":0,"time":0,"process":-1,"type":"info","f":"big","value":"` + big + `"}` + "\n" + `{"index":1,"time":0,"process":-1,"type":"info","f":"small"}` + "\n"

@@ -126,7 +126,9 @@ func TestRoundTripEveryValueType(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadHistoryFile: %v", err)
 	}
-	want := h
+	// Nemesis values bypass the decoder and come back as raw JSON.
+	want := append(core.History(nil), h...)
+	want[len(want)-1].Value = json.RawMessage(`{"n1":["n2"],"n2":["n1"]}`)
 	if !reflect.DeepEqual(got, want) {
 		for i := range want {
 			if i >= len(got) || !reflect.DeepEqual(got[i], want[i]) {

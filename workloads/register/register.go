@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -345,4 +346,88 @@ func (Model) DescribeState(s any) string {
 		return "absent"
 	}
 	return strconv.FormatInt(st.v, 10)
+}
+
+var _ checkers.Reducer = Model{}
+
+// Reduce uses the uniqueness of written values to tame indeterminate
+// writes and cas operations, whose open intervals otherwise make the search
+// exponential. Only a value installed by exactly one operation is touched:
+//   - if nothing ever reads it or expects it in a cas, the indeterminate
+//     operation that installs it can be left out: a linearization with it
+//     gives one without it (placed last, it changes nothing anybody saw);
+//   - if a completed read or cas saw it, the operation that installs it
+//     took effect before the earliest such completion, so its interval
+//     closes there.
+//
+// Leaving an operation out can make another value unreferenced, so the
+// rules repeat until nothing changes.
+func (Model) Reduce(items []checkers.Item) {
+	type use struct {
+		installers int
+		refs       int   // reads that returned it and cas that expect it
+		seen       int64 // earliest completion of a definite observation
+	}
+	for changed := true; changed; {
+		changed = false
+		uses := map[int64]*use{}
+		get := func(v int64) *use {
+			u := uses[v]
+			if u == nil {
+				u = &use{seen: math.MaxInt64}
+				uses[v] = u
+			}
+			return u
+		}
+		for _, it := range items {
+			if it.Drop {
+				continue
+			}
+			in, _ := it.Input.(input)
+			out, _ := it.Output.(output)
+			switch in.f {
+			case Write:
+				get(in.arg).installers++
+			case CAS:
+				get(in.new).installers++
+				u := get(in.arg)
+				u.refs++
+				if out.known {
+					u.seen = min(u.seen, it.Return)
+				}
+			case Read:
+				if out.known && out.present {
+					u := get(out.v)
+					u.refs++
+					u.seen = min(u.seen, it.Return)
+				}
+			}
+		}
+		for i := range items {
+			it := &items[i]
+			if !it.Indeterminate || it.Drop {
+				continue
+			}
+			in, _ := it.Input.(input)
+			v := in.arg
+			switch in.f {
+			case CAS:
+				v = in.new
+			case Write:
+			default:
+				continue
+			}
+			u := uses[v]
+			if u == nil || u.installers != 1 {
+				continue
+			}
+			if u.refs == 0 {
+				it.Drop, changed = true, true
+				continue
+			}
+			if u.seen < it.Return {
+				it.Return = u.seen
+			}
+		}
+	}
 }
