@@ -61,11 +61,6 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
-	if cfg.TimeLimit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.TimeLimit)
-		defer cancel()
-	}
 	d := &dispenser{cfg: cfg, start: time.Now()}
 	if cfg.Rate > 0 {
 		d.interval = time.Duration(float64(time.Second) / cfg.Rate)
@@ -73,23 +68,31 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	var nextProcess atomic.Int64
 	nextProcess.Store(int64(cfg.Concurrency))
 	g, gctx := errgroup.WithContext(ctx)
+	// The time limit ends generation only: operations in flight then
+	// complete within their own timeout. Cancelling ctx ends both.
+	genCtx := gctx
+	if cfg.TimeLimit > 0 {
+		var cancel context.CancelFunc
+		genCtx, cancel = context.WithTimeout(gctx, cfg.TimeLimit)
+		defer cancel()
+	}
 	for w := 0; w < cfg.Concurrency; w++ {
 		g.Go(func() error {
-			return worker(gctx, cfg, d, w, func() int { return int(nextProcess.Add(1) - 1) })
+			return worker(gctx, genCtx, cfg, d, w, func() int { return int(nextProcess.Add(1) - 1) })
 		})
 	}
 	err := g.Wait()
 	return d.Issued(), err
 }
 
-func worker(ctx context.Context, cfg Config, d *dispenser, process int, fresh func() int) error {
+func worker(ctx, genCtx context.Context, cfg Config, d *dispenser, process int, fresh func() int) error {
 	client, err := cfg.NewClient(process)
 	if err != nil {
 		return fmt.Errorf("client for process %d: %w", process, err)
 	}
 	defer func() { client.Close() }()
 	for {
-		op, ok := d.take(ctx)
+		op, ok := d.take(genCtx)
 		if !ok {
 			return nil
 		}
@@ -112,10 +115,8 @@ func Invoke(ctx context.Context, cfg Config, client core.Client, process int, op
 	op.Type = core.Invoke
 	op.Node, op.Error = "", ""
 	cfg.Recorder.Record(process, op)
-	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.OpTimeout)
-	stop := context.AfterFunc(ctx, cancel)
+	opCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
 	res := client.Invoke(opCtx, op)
-	stop()
 	cancel()
 	switch res.Type {
 	case core.OK, core.Fail, core.Info:

@@ -255,3 +255,33 @@ func TestFinalReadsRetry(t *testing.T) {
 		t.Fatalf("unexpected history %v", fmt.Sprint(h))
 	}
 }
+
+// slowClient takes d per operation unless its context ends first.
+type slowClient struct{ d time.Duration }
+
+func (c slowClient) Invoke(ctx context.Context, op core.Op) core.Op {
+	select {
+	case <-time.After(c.d):
+		op.Type = core.OK
+	case <-ctx.Done():
+		op.Type = core.Info
+	}
+	return op
+}
+func (slowClient) Close() error { return nil }
+
+// TestTimeLimitLetsOperationsFinish: the time limit ends generation, but
+// operations in flight complete on their own instead of being cut to info.
+func TestTimeLimitLetsOperationsFinish(t *testing.T) {
+	cfg := Config{Concurrency: 4, TimeLimit: 20 * time.Millisecond, OpTimeout: time.Minute, Generator: &seqGen{},
+		NewClient: func(int) (core.Client, error) { return slowClient{d: 100 * time.Millisecond}, nil },
+		Recorder:  NewRecorder(nil)}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.Recorder.History()
+	checkWellFormed(t, h)
+	if cfg.Recorder.Counts.Info.Load() != 0 || cfg.Recorder.Counts.OK.Load() < 4 {
+		t.Fatalf("ok %d, info %d: want every operation to finish ok", cfg.Recorder.Counts.OK.Load(), cfg.Recorder.Counts.Info.Load())
+	}
+}
