@@ -1,5 +1,5 @@
-# The two commands of the README: `make run` runs the embedded default and
-# `make test` prepares what the tests need and runs them.
+# `make test` (the README's test command) prepares what the tests need and runs them;
+# `make run` is a shortcut for `go run ./cmd/faultline run`, the embedded default.
 GO ?= go
 
 .PHONY: run test bench build
