@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/faultline/faultline"
 	"github.com/spf13/cobra"
@@ -67,7 +68,10 @@ func newRoot() *cobra.Command {
 
 func newRun() *cobra.Command {
 	t := faultline.DefaultTest()
-	var nem string
+	var (
+		nem, junit string
+		jsonOut    bool
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: drive the workload, inject faults, check the history",
@@ -78,20 +82,23 @@ func newRun() *cobra.Command {
 			t.Nemesis = splitList(nem)
 			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
 			t.Status = os.Stderr
-			if err := t.Validate(); err != nil {
-				return err
+			start := time.Now()
+			var res *faultline.Result
+			err := t.Validate()
+			if err == nil {
+				fmt.Fprintf(os.Stderr, "faultline: %s (%s) · %s · nemesis %s · %s on %d %s nodes\n",
+					t.Target, t.Variant, t.Workload, strings.Join(orNone(t.Nemesis), ","), t.TimeLimit, t.Nodes, t.Provider)
+				res, err = faultline.Run(cmd.Context(), t)
 			}
-			fmt.Fprintf(os.Stderr, "faultline: %s (%s) · %s · nemesis %s · %s on %d %s nodes\n",
-				t.Target, t.Variant, t.Workload, strings.Join(orNone(t.Nemesis), ","), t.TimeLimit, t.Nodes, t.Provider)
-			res, err := faultline.Run(cmd.Context(), t)
-			if err != nil {
-				if res != nil && res.Dir != "" {
-					fmt.Fprintf(os.Stderr, "faultline: the history recorded so far is in %s\n", res.Dir)
+			if junit != "" {
+				if jerr := faultline.WriteJUnit(junit, t, res, err, start); jerr != nil {
+					fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(jerr.Error()))
 				}
-				return err
 			}
-			res.WriteSummary(os.Stdout, &t)
-			return exitError{res.Verdict.ExitCode()}
+			if err != nil && res != nil && res.Dir != "" {
+				fmt.Fprintf(os.Stderr, "faultline: the history recorded so far is in %s\n", res.Dir)
+			}
+			return finish(res, err, jsonOut, &t)
 		},
 	}
 	f := cmd.Flags()
@@ -112,7 +119,32 @@ func newRun() *cobra.Command {
 	f.StringVar(&t.Results, "results", t.Results, "root folder of run folders")
 	f.DurationVar(&t.CheckTimeout, "check-timeout", t.CheckTimeout, "time budget of each checker; past it the verdict is unknown")
 	f.DurationVar(&t.RecoveryTimeout, "recovery-timeout", t.RecoveryTimeout, "time budget for recovery and final reads after the faults heal")
+	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
+	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
 	return cmd
+}
+
+// finish writes the outcome of a run or check: the human summary on
+// stdout, or with jsonOut one JSON object on stdout and the summary on
+// stderr; it returns the error that carries the exit code.
+func finish(res *faultline.Result, err error, jsonOut bool, t *faultline.Test) error {
+	if !jsonOut {
+		if err != nil {
+			return err
+		}
+		res.WriteSummary(os.Stdout, t)
+		return exitError{res.Verdict.ExitCode()}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(err.Error()))
+	} else {
+		res.WriteSummary(os.Stderr, t)
+	}
+	if jerr := faultline.WriteJSON(os.Stdout, res, err); jerr != nil {
+		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(jerr.Error()))
+		return exitError{3}
+	}
+	return exitError{faultline.ExitCode(res, err)}
 }
 
 func orNone(l []string) []string {
@@ -138,19 +170,17 @@ func splitList(s string) []string {
 
 func newCheck() *cobra.Command {
 	cfg := faultline.CheckConfig{Timeout: faultline.DefaultTest().CheckTimeout}
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "check RUN_DIR | HISTORY_FILE",
 		Short: "Re-check a stored run or history file offline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := faultline.Check(cmd.Context(), args[0], cfg)
-			if err != nil {
-				return err
-			}
-			res.WriteSummary(os.Stdout, nil)
-			return exitError{res.Verdict.ExitCode()}
+			return finish(res, err, jsonOut, nil)
 		},
 	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout; everything else goes to stderr")
 	cmd.Flags().StringVar(&cfg.Workload, "workload", "", "workload of the history (default: from test.json, else register)")
 	cmd.Flags().DurationVar(&cfg.Timeout, "check-timeout", cfg.Timeout, "time budget of each checker; past it the verdict is unknown")
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"net"
 	"os"
@@ -321,5 +322,73 @@ func TestRunAndCheckExitCodes(t *testing.T) {
 	// A checker out of time says unknown, exit 2, never valid.
 	if code, out, _ := cli(t, "check", latest, "--check-timeout", "1ns"); code != 2 || !strings.HasPrefix(out, "UNKNOWN") {
 		t.Fatalf("check with no time: exit %d, %q; want 2 and UNKNOWN", code, out)
+	}
+}
+
+func TestJSONAndJUnitOutputs(t *testing.T) {
+	results := t.TempDir()
+	junit := filepath.Join(t.TempDir(), "out", "junit.xml")
+	code, stdout, stderr := cli(t, "run", "--results", results, "--time-limit", "3s", "--nemesis-interval", "500ms",
+		"--json", "--junit", junit)
+	var s struct {
+		Verdict   string           `json:"verdict"`
+		ExitCode  int              `json:"exit_code"`
+		RunDir    string           `json:"run_dir"`
+		Report    string           `json:"report"`
+		Counts    map[string]any   `json:"counts"`
+		Anomalies []map[string]any `json:"anomalies"`
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("stdout is not a JSON object: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON value: %q", stdout)
+	}
+	if s.ExitCode != code || s.RunDir == "" || s.Counts == nil {
+		t.Fatalf("summary %+v does not match exit %d", s, code)
+	}
+	if want := map[string]int{"valid": 0, "invalid": 1, "unknown": 2}[s.Verdict]; want != code {
+		t.Fatalf("verdict %q with exit %d", s.Verdict, code)
+	}
+	if (s.Verdict == "invalid") != (len(s.Anomalies) > 0) {
+		t.Fatalf("verdict %s with %d anomalies", s.Verdict, len(s.Anomalies))
+	}
+	if !strings.Contains(stderr, strings.ToUpper(s.Verdict)) {
+		t.Fatalf("human summary not on stderr: %q", stderr)
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil || len(suites.Suites) != 1 || len(suites.Suites[0].Cases) != 1 {
+		t.Fatalf("junit: %v %+v", err, suites)
+	}
+	tc := suites.Suites[0].Cases[0]
+	if tc.Name != "linearizability" || (tc.Failure != nil) != (s.Verdict == "invalid") {
+		t.Fatalf("junit case %+v for verdict %s", tc, s.Verdict)
+	}
+
+	// Bad input with --json is still exactly one JSON object, exit 3.
+	code, stdout, stderr = cli(t, "run", "--results", results, "--target", "nope", "--json")
+	var bad struct {
+		ExitCode int    `json:"exit_code"`
+		Error    string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &bad); err != nil || code != 3 || bad.ExitCode != 3 ||
+		!strings.Contains(bad.Error, "unknown target") || len(strings.Split(strings.TrimSpace(stderr), "\n")) != 1 {
+		t.Fatalf("bad input with --json: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

@@ -1,0 +1,164 @@
+package results
+
+import (
+	"encoding/xml"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/internal/core"
+)
+
+// JUnitSuites is the root of a JUnit XML report in the form CI systems
+// read (Jenkins, GitLab, GitHub Actions reporters): one test suite per run,
+// one test case per checker.
+type JUnitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     float64      `xml:"time,attr"`
+	Suites   []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitSuite is one run.
+type JUnitSuite struct {
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       float64          `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr"`
+	Properties *JUnitProperties `xml:"properties,omitempty"`
+	Cases      []JUnitCase      `xml:"testcase"`
+	SystemOut  string           `xml:"system-out,omitempty"`
+}
+
+// JUnitProperties holds a suite's properties; nil writes no element (the
+// schema wants at least one property inside one).
+type JUnitProperties struct {
+	List []JUnitProperty `xml:"property"`
+}
+
+// JUnitProperty is one name=value pair of a suite.
+type JUnitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// JUnitCase is one checker (or, when the run could not be carried out,
+// the run itself).
+type JUnitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Error     *JUnitProblem `xml:"error,omitempty"`
+	Failure   *JUnitProblem `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// JUnitProblem is a failure (an anomaly) or an error (an unknown verdict,
+// or a run that could not be carried out).
+type JUnitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnitInput is what a JUnit report is made from.
+type JUnitInput struct {
+	// Name names the suite, for example "demo-kv unsafe register".
+	Name string
+	// Dir is the run folder, recorded as a property.
+	Dir string
+	// Start and Duration time the run.
+	Start    time.Time
+	Duration time.Duration
+	// Checkers are the checker results; empty when RunErr is set.
+	Checkers []core.CheckResult
+	// RunErr is why the run could not be carried out, if it could not.
+	RunErr error
+	// Properties are extra name=value pairs (seed, nemesis, ...).
+	Properties map[string]string
+}
+
+// NewJUnit builds the report: an invalid checker is a failure whose message
+// is its summary and whose text lists the anomalies; an unknown checker is
+// an error (an undecided check is not a pass); a run that could not be
+// carried out is one errored test case named "run".
+func NewJUnit(in JUnitInput) JUnitSuites {
+	s := JUnitSuite{
+		Name:      in.Name,
+		Time:      in.Duration.Seconds(),
+		Timestamp: in.Start.UTC().Format("2006-01-02T15:04:05"),
+	}
+	var props []JUnitProperty
+	if in.Dir != "" {
+		props = append(props, JUnitProperty{Name: "run_dir", Value: in.Dir})
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Properties)) {
+		props = append(props, JUnitProperty{Name: k, Value: in.Properties[k]})
+	}
+	if len(props) > 0 {
+		s.Properties = &JUnitProperties{List: props}
+	}
+	class := "faultline." + strings.ReplaceAll(in.Name, " ", ".")
+	if in.RunErr != nil {
+		s.Cases = append(s.Cases, JUnitCase{Name: "run", ClassName: class,
+			Error: &JUnitProblem{Message: in.RunErr.Error(), Type: "run-error", Text: in.RunErr.Error()}})
+		s.Errors++
+	}
+	for _, c := range in.Checkers {
+		tc := JUnitCase{Name: c.Checker, ClassName: class, SystemOut: c.Summary}
+		switch c.Verdict {
+		case core.Valid:
+		case core.Invalid:
+			var b strings.Builder
+			for _, a := range c.Anomalies {
+				fmt.Fprintf(&b, "%s: %s", a.Kind, a.Description)
+				if len(a.Events) > 0 {
+					fmt.Fprintf(&b, " (history events %v)", a.Events)
+				}
+				b.WriteByte('\n')
+			}
+			msg := c.Summary
+			if len(c.Anomalies) > 0 {
+				msg = c.Anomalies[0].Description
+			}
+			tc.Failure = &JUnitProblem{Message: msg, Type: "anomaly", Text: b.String()}
+			s.Failures++
+		default:
+			tc.Error = &JUnitProblem{Message: "unknown: " + c.Summary, Type: "unknown", Text: c.Summary}
+			s.Errors++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	return JUnitSuites{Name: "faultline", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []JUnitSuite{s}}
+}
+
+// WriteJUnit writes the report to path, atomically (temporary file, then
+// rename), creating its folder if needed.
+func WriteJUnit(path string, in JUnitInput) error {
+	b, err := xml.MarshalIndent(NewJUnit(in), "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode junit: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append([]byte(xml.Header), append(b, '\n')...), 0o644); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	return nil
+}
