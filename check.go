@@ -78,11 +78,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	defer cancel()
 	res := &Result{Dir: dir, Counts: results.Count(h)}
 	res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{})
-	vs := make([]Verdict, len(res.Checkers))
-	for i, c := range res.Checkers {
-		vs[i] = c.Verdict
-	}
-	res.Verdict = core.Combine(vs...)
+	res.Verdict = combine(res.Checkers)
 	return res, nil
 }
 
@@ -156,4 +152,17 @@ func WriteList(w io.Writer) {
 	}
 	fmt.Fprintln(w, "Providers (--provider):")
 	fmt.Fprintf(w, "  %-12s %s\n", "local", "nodes are OS processes on 127.0.0.1; every link passes an in-process proxy")
+}
+
+// combine composes the checkers' verdicts: invalid beats unknown beats
+// valid. No checker at all is unknown, never valid.
+func combine(cs []CheckResult) Verdict {
+	if len(cs) == 0 {
+		return Unknown
+	}
+	vs := make([]Verdict, len(cs))
+	for i, c := range cs {
+		vs[i] = c.Verdict
+	}
+	return core.Combine(vs...)
 }

@@ -96,11 +96,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout)
 			res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{Dir: run.Dir})
 			cancel()
-			vs := make([]Verdict, len(res.Checkers))
-			for i, c := range res.Checkers {
-				vs[i] = c.Verdict
-			}
-			res.Verdict = core.Combine(vs...)
+			res.Verdict = combine(res.Checkers)
 		} else {
 			res.Errors = append(res.Errors, runErr.Error())
 		}
