@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 	"golang.org/x/sync/errgroup"
 )
@@ -115,17 +116,8 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		return res, runErr
 	}
 
-	exe := t.NodeBinary
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return finish(fmt.Errorf("find node binary: %w", err))
-		}
-	}
 	// Setup is bounded on its own and also ends on interrupt.
-	cluster, err := local.Start(ctx, local.Config{
-		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: run.Dir, Exe: exe, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout,
-	})
+	cluster, err := startCluster(ctx, t, target, run.Dir, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return finish(fmt.Errorf("%w during setup", ErrInterrupted))
@@ -225,4 +217,33 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		res.Errors = append(res.Errors, "stop cluster: "+err.Error())
 	}
 	return finish(nil)
+}
+
+// runCluster is what Run needs of a provider's cluster.
+type runCluster interface {
+	nemesis.Cluster
+	// ClientAddrs lists, indexed like Nodes, where clients reach each node.
+	ClientAddrs() []string
+	// Close stops every node and removes everything the cluster made.
+	Close(ctx context.Context) error
+}
+
+// startCluster starts t's nodes on t's provider, with node logs and data
+// under the run folder dir.
+func startCluster(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
+	switch t.Provider {
+	case "local":
+		exe := t.NodeBinary
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return nil, fmt.Errorf("find node binary: %w", err)
+			}
+		}
+		return local.Start(ctx, local.Config{
+			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
+			ReadyTimeout: t.RecoveryTimeout,
+		})
+	}
+	return nil, core.BadInput("unknown provider %q", t.Provider)
 }
