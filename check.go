@@ -152,6 +152,7 @@ func WriteList(w io.Writer) {
 	}
 	fmt.Fprintln(w, "Providers (--provider):")
 	fmt.Fprintf(w, "  %-12s %s\n", "local", "nodes are OS processes on 127.0.0.1; every link passes an in-process proxy")
+	fmt.Fprintf(w, "  %-12s %s\n", "docker", "nodes are containers on a private network made for the run; faults with iptables and the engine API")
 }
 
 // combine composes the checkers' verdicts: invalid beats unknown beats

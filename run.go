@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/images"
 	"github.com/faultline/faultline/internal/progress"
+	"github.com/faultline/faultline/internal/provider/docker"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
@@ -244,6 +247,37 @@ func startCluster(ctx context.Context, t Test, target targets.Target, dir string
 			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
 			ReadyTimeout: t.RecoveryTimeout,
 		})
+	case "docker":
+		return startDocker(ctx, t, target, dir, log)
 	}
 	return nil, core.BadInput("unknown provider %q", t.Provider)
+}
+
+// startDocker builds what the node image lacks (progress on t.Status) and
+// starts the nodes as containers on a private network made for the run.
+func startDocker(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
+	out := t.Status
+	if out == nil {
+		out = io.Discard
+	}
+	cli, err := images.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	binary := t.NodeBinary
+	if binary == "" {
+		if binary, err = images.NodeBinary(ctx); err != nil {
+			cli.Close()
+			return nil, err
+		}
+	}
+	tag, err := images.EnsureNode(ctx, cli, binary, out)
+	cli.Close()
+	if err != nil {
+		return nil, err
+	}
+	return docker.Start(ctx, docker.Config{
+		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
+		ReadyTimeout: t.RecoveryTimeout,
+	})
 }

@@ -37,6 +37,8 @@ type Test struct {
 	Keys int
 	// Nemesis lists the fault kinds; empty means none.
 	Nemesis []string
+	// Loss is the share of packets the loss fault drops (docker provider).
+	Loss float64
 	// NemesisInterval is the length of each fault window and of the
 	// healthy pause between windows.
 	NemesisInterval time.Duration
@@ -60,8 +62,11 @@ type Test struct {
 	// Status receives progress while the run goes on: a live line on a
 	// terminal, a plain line every few seconds otherwise. Nil means quiet.
 	Status io.Writer `json:"-"`
-	// NodeBinary is the executable the local provider starts as each node;
-	// empty means the running executable, which must call NodeMain first.
+	// NodeBinary is the executable the local provider starts as each node
+	// (empty: the running executable, which must call NodeMain first), or
+	// the static binary the docker provider puts into the node image
+	// (empty: the running executable when static, else a build of the
+	// module's source).
 	NodeBinary string `json:"-"`
 }
 
@@ -81,6 +86,7 @@ func DefaultTest() Test {
 		OpTimeout:       time.Second,
 		Keys:            4,
 		Nemesis:         []string{"partition"},
+		Loss:            0.2,
 		NemesisInterval: 4 * time.Second,
 		Results:         "results",
 		CheckTimeout:    60 * time.Second,
@@ -101,6 +107,7 @@ type testJSON struct {
 	OpTimeout       string   `json:"op_timeout"`
 	Keys            int      `json:"keys"`
 	Nemesis         []string `json:"nemesis"`
+	Loss            float64  `json:"loss"`
 	NemesisInterval string   `json:"nemesis_interval"`
 	Seed            int64    `json:"seed"`
 	Results         string   `json:"results"`
@@ -119,7 +126,7 @@ func (t Test) MarshalJSON() ([]byte, error) {
 	return json.Marshal(testJSON{
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, TimeLimit: t.TimeLimit.String(),
-		OpLimit: t.OpLimit, OpTimeout: t.OpTimeout.String(), Keys: t.Keys, Nemesis: n,
+		OpLimit: t.OpLimit, OpTimeout: t.OpTimeout.String(), Keys: t.Keys, Nemesis: n, Loss: t.Loss,
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
 		CheckTimeout: t.CheckTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
 		Command: t.Command, Version: t.Version,
@@ -134,7 +141,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		RecoveryTimeout: t.RecoveryTimeout.String(),
 		Target:          t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
-		Nemesis: t.Nemesis, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
+		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
 	}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
@@ -150,7 +157,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 	*t = Test{
 		Target: j.Target, Variant: j.Variant, Workload: j.Workload, Provider: j.Provider,
 		Nodes: j.Nodes, Concurrency: j.Concurrency, Rate: j.Rate, OpLimit: j.OpLimit, Keys: j.Keys,
-		Nemesis: j.Nemesis, Seed: j.Seed, Results: j.Results, Command: j.Command, Version: j.Version,
+		Nemesis: j.Nemesis, Loss: j.Loss, Seed: j.Seed, Results: j.Results, Command: j.Command, Version: j.Version,
 		TimeLimit: dur("time_limit", j.TimeLimit), OpTimeout: dur("op_timeout", j.OpTimeout),
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),

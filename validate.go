@@ -1,6 +1,7 @@
 package faultline
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // Providers lists the --provider choices.
-var providers = []string{"local"}
+var providers = []string{"local", "docker"}
 
 // Validate reports the first setting Run cannot carry out, as an error
 // wrapping ErrBadInput whose text is one line naming the flag and, where
@@ -55,6 +56,8 @@ func (t Test) Validate() error {
 		return bad("--keys must be at least 1, got %d", t.Keys)
 	case len(faults) > 0 && t.NemesisInterval <= 0:
 		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval)
+	case t.Loss <= 0 || t.Loss > 1:
+		return bad("--loss must be a share above 0 and at most 1, got %g", t.Loss)
 	case t.CheckTimeout <= 0:
 		return bad("--check-timeout must be positive, got %s", t.CheckTimeout)
 	case t.RecoveryTimeout <= 0:
@@ -66,6 +69,9 @@ func (t Test) Validate() error {
 		if f.Name() == "partition" && t.Nodes < 2 {
 			return bad("--nemesis partition needs at least 2 nodes, got --nodes %d", t.Nodes)
 		}
+		if f.Name() == "loss" && t.Provider != "docker" {
+			return bad("--nemesis loss needs --provider docker: the local provider's proxies cannot drop single packets")
+		}
 	}
 	return nil
 }
@@ -75,5 +81,11 @@ func (t Test) faults() ([]nemesis.Fault, error) {
 	if len(t.Nemesis) == 0 {
 		return nil, nil
 	}
-	return nemesis.Parse(strings.Join(t.Nemesis, ","))
+	list := slices.Clone(t.Nemesis)
+	for i, n := range list {
+		if n == "loss" {
+			list[i] = fmt.Sprintf("loss=%g", t.Loss)
+		}
+	}
+	return nemesis.Parse(strings.Join(list, ","))
 }

@@ -131,10 +131,13 @@ type Latency struct {
 	Jitter time.Duration
 }
 
-// LatencyValue describes a latency window, with Go duration strings.
+// LatencyValue describes a latency window, with Go duration strings. Via
+// says how the latency was injected, when the cluster reports it (see
+// MechanismReporter).
 type LatencyValue struct {
 	Latency string `json:"latency"`
 	Jitter  string `json:"jitter"`
+	Via     string `json:"via,omitempty"`
 }
 
 var _ Fault = (*Latency)(nil)
@@ -142,24 +145,76 @@ var _ Fault = (*Latency)(nil)
 // Name returns "latency".
 func (l *Latency) Name() string { return "latency" }
 
-func (l *Latency) value() LatencyValue {
-	return LatencyValue{Latency: l.Latency.String(), Jitter: l.Jitter.String()}
+func (l *Latency) value(c Cluster) LatencyValue {
+	return LatencyValue{Latency: l.Latency.String(), Jitter: l.Jitter.String(), Via: mechanism(c, l.Name())}
 }
 
 // Start adds the latency; it draws nothing from rng.
 func (l *Latency) Start(ctx context.Context, c Cluster, _ *rand.Rand) (any, error) {
 	if err := c.SetLatency(ctx, l.Latency, l.Jitter); err != nil {
-		return l.value(), fmt.Errorf("latency: %w", err)
+		return l.value(c), fmt.Errorf("latency: %w", err)
 	}
-	return l.value(), nil
+	return l.value(c), nil
 }
 
 // Stop removes the latency.
 func (l *Latency) Stop(ctx context.Context, c Cluster) (any, error) {
+	v := l.value(c)
 	if err := c.ClearLatency(ctx); err != nil {
-		return l.value(), fmt.Errorf("clear latency: %w", err)
+		return v, fmt.Errorf("clear latency: %w", err)
 	}
-	return l.value(), nil
+	return v, nil
+}
+
+// mechanism asks c how it injected fault kind, when it can say.
+func mechanism(c Cluster, kind string) string {
+	if m, ok := c.(MechanismReporter); ok {
+		return m.FaultMechanism(kind)
+	}
+	return ""
+}
+
+// DefaultLoss is the share of packets the loss fault drops by default.
+const DefaultLoss = 0.2
+
+// Loss is the packet loss fault: each window drops each packet on every
+// node-to-node link, in each direction, with probability Fraction.
+type Loss struct {
+	// Fraction is the probability that a packet is dropped, in (0, 1].
+	Fraction float64
+}
+
+// LossValue describes a loss window.
+type LossValue struct {
+	Fraction float64 `json:"fraction"`
+	Via      string  `json:"via,omitempty"`
+}
+
+var _ Fault = (*Loss)(nil)
+
+// Name returns "loss".
+func (l *Loss) Name() string { return "loss" }
+
+func (l *Loss) value(c Cluster) LossValue {
+	return LossValue{Fraction: l.Fraction, Via: mechanism(c, l.Name())}
+}
+
+// Start makes the links lossy; it draws nothing from rng. On a provider
+// that cannot drop packets it fails with an error wrapping ErrUnsupported.
+func (l *Loss) Start(ctx context.Context, c Cluster, _ *rand.Rand) (any, error) {
+	if err := c.SetLoss(ctx, l.Fraction); err != nil {
+		return l.value(c), fmt.Errorf("loss: %w", err)
+	}
+	return l.value(c), nil
+}
+
+// Stop removes the loss.
+func (l *Loss) Stop(ctx context.Context, c Cluster) (any, error) {
+	v := l.value(c)
+	if err := c.ClearLoss(ctx); err != nil {
+		return v, fmt.Errorf("clear loss: %w", err)
+	}
+	return v, nil
 }
 
 // Pick says which nodes a kill or pause window acts on.

@@ -1,8 +1,10 @@
 package nemesis_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -24,6 +26,8 @@ func TestParse(t *testing.T) {
 		{"partition,kill", []string{"partition", "kill"}},
 		{"kill, pause ,latency,partition", []string{"kill", "pause", "latency", "partition"}},
 		{"partition=bridge,latency=200ms/20ms,kill=minority,pause=one", []string{"partition", "latency", "kill", "pause"}},
+		{"loss,partition", []string{"loss", "partition"}},
+		{"loss=0.35", []string{"loss"}},
 	} {
 		fs, err := nemesis.Parse(tc.in)
 		if err != nil {
@@ -67,8 +71,8 @@ func TestParse(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"", "partition, latency, kill, pause"},
-		{"chaos", "partition, latency, kill, pause"},
+		{"", "partition, latency, loss, kill, pause"},
+		{"chaos", "partition, latency, loss, kill, pause"},
 		{"partition,chaos", `unknown nemesis "chaos"`},
 		{"partition,,kill", "empty entry"},
 		{"kill,kill", "twice"},
@@ -77,6 +81,12 @@ func TestParseErrors(t *testing.T) {
 		{"latency=fast", "Go duration"},
 		{"latency=-1s", "positive"},
 		{"latency=10ms/20ms", "jitter"},
+		{"loss=0", "above 0 and at most 1"},
+		{"loss=1.5", "above 0 and at most 1"},
+		{"loss=-0.1", "above 0 and at most 1"},
+		{"loss=NaN", "above 0 and at most 1"},
+		{"loss=lots", "above 0 and at most 1"},
+		{"loss=", "above 0 and at most 1"},
 		{"kill=most", "one, minority"},
 		{"pause=", "one, minority"},
 	} {
@@ -107,7 +117,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v", k.Name, fs, err)
 		}
 	}
-	if want := []string{"partition", "latency", "kill", "pause"}; !slices.Equal(got, want) {
+	if want := []string{"partition", "latency", "loss", "kill", "pause"}; !slices.Equal(got, want) {
 		t.Errorf("Kinds = %v, want %v", got, want)
 	}
 }
@@ -277,6 +287,130 @@ func TestLatencyFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := []string{"latency 80ms 10ms", "clear-latency"}; !slices.Equal(c.Calls(), want) {
+		t.Errorf("calls %v, want %v", c.Calls(), want)
+	}
+}
+
+func TestParseLoss(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{
+		{"loss", nemesis.DefaultLoss},
+		{"loss=0.3", 0.3},
+		{"loss=1", 1},
+		{"loss=0.001", 0.001},
+	} {
+		fs, err := nemesis.Parse(tc.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.in, err)
+			continue
+		}
+		if l, ok := fs[0].(*nemesis.Loss); !ok || l.Fraction != tc.want {
+			t.Errorf("Parse(%q) = %#v, want a Loss of %v", tc.in, fs[0], tc.want)
+		}
+	}
+	if nemesis.DefaultLoss != 0.2 {
+		t.Errorf("DefaultLoss = %v, want 0.2", nemesis.DefaultLoss)
+	}
+}
+
+func TestLossFault(t *testing.T) {
+	c := newFake(3)
+	l := &nemesis.Loss{Fraction: 0.3}
+	v, err := l.Start(t.Context(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(v); string(b) != `{"fraction":0.3}` {
+		t.Errorf("start value %s", b)
+	}
+	v, err = l.Stop(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(v); string(b) != `{"fraction":0.3}` {
+		t.Errorf("stop value %s", b)
+	}
+	if want := []string{"loss 0.3", "clear-loss"}; !slices.Equal(c.Calls(), want) {
+		t.Errorf("calls %v, want %v", c.Calls(), want)
+	}
+}
+
+// unsupportedLoss is a cluster that cannot drop packets, as the local
+// provider.
+type unsupportedLoss struct{ *fakeCluster }
+
+func (u unsupportedLoss) SetLoss(ctx context.Context, p float64) error {
+	u.call(fmt.Sprintf("loss %v", p))
+	return fmt.Errorf("packet loss: %w", nemesis.ErrUnsupported)
+}
+
+func TestLossFaultUnsupported(t *testing.T) {
+	c := unsupportedLoss{newFake(3)}
+	l := &nemesis.Loss{Fraction: nemesis.DefaultLoss}
+	v, err := l.Start(t.Context(), c, nil)
+	if !errors.Is(err, nemesis.ErrUnsupported) {
+		t.Fatalf("Start error %v, want one wrapping ErrUnsupported", err)
+	}
+	if lv, ok := v.(nemesis.LossValue); !ok || lv.Fraction != nemesis.DefaultLoss {
+		t.Errorf("Start value %#v", v)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans lines: %q", err)
+	}
+}
+
+// reporting is a cluster that says how it injects latency and loss.
+type reporting struct{ *fakeCluster }
+
+func (reporting) FaultMechanism(kind string) string { return kind + " via test" }
+
+func TestFaultValuesCarryTheMechanism(t *testing.T) {
+	c := reporting{newFake(3)}
+	lat := &nemesis.Latency{Latency: 80 * time.Millisecond, Jitter: 10 * time.Millisecond}
+	v, err := lat.Start(t.Context(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(v); string(b) != `{"latency":"80ms","jitter":"10ms","via":"latency via test"}` {
+		t.Errorf("latency value %s", b)
+	}
+	loss := &nemesis.Loss{Fraction: 0.5}
+	v, err = loss.Start(t.Context(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(v); string(b) != `{"fraction":0.5,"via":"loss via test"}` {
+		t.Errorf("loss value %s", b)
+	}
+}
+
+func TestScheduleWithLoss(t *testing.T) {
+	faults, err := nemesis.Parse("loss=0.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newFake(3)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var fs []string
+	record := func(f string, _ any, err error) {
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		fs = append(fs, f)
+		if len(fs) == 4 {
+			cancel()
+		}
+	}
+	if err := nemesis.Run(ctx, c, faults, time.Microsecond, rand.New(rand.NewPCG(1, 1)), record); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"start-loss", "stop-loss", "start-loss", "stop-loss"}; !slices.Equal(fs, want) {
+		t.Errorf("events %v, want %v", fs, want)
+	}
+	if want := []string{"loss 0.25", "clear-loss", "loss 0.25", "clear-loss"}; !slices.Equal(c.Calls(), want) {
 		t.Errorf("calls %v, want %v", c.Calls(), want)
 	}
 }

@@ -30,6 +30,13 @@ type Cluster interface {
 	SetLatency(ctx context.Context, latency, jitter time.Duration) error
 	// ClearLatency removes the latency added by SetLatency.
 	ClearLatency(ctx context.Context) error
+	// SetLoss drops each packet on every node-to-node link, in each
+	// direction, with probability fraction (0 < fraction <= 1), replacing
+	// any loss in place. A provider that cannot drop packets returns an
+	// error wrapping ErrUnsupported.
+	SetLoss(ctx context.Context, fraction float64) error
+	// ClearLoss removes the loss added by SetLoss; it is idempotent.
+	ClearLoss(ctx context.Context) error
 	// Kill stops node's process at once (SIGKILL or equivalent).
 	Kill(ctx context.Context, node string) error
 	// Restart starts a killed node again with its data and waits until it
@@ -39,10 +46,22 @@ type Cluster interface {
 	Pause(ctx context.Context, node string) error
 	// Resume unfreezes a paused node.
 	Resume(ctx context.Context, node string) error
-	// HealAll removes every fault (links, latency, stopped and paused
+	// HealAll removes every fault (links, latency, loss, stopped and paused
 	// nodes) and then verifies that none is left; it returns an error when
 	// the verification fails. It is idempotent.
 	HealAll(ctx context.Context) error
+}
+
+// MechanismReporter is implemented by a Cluster whose way of injecting a
+// fault depends on the environment (for example latency through the
+// kernel's netem qdisc or, where that is missing, through proxies on the
+// client links only). Faults that have such a choice put the answer into
+// the value they return, so that the history says what was done.
+type MechanismReporter interface {
+	// FaultMechanism describes, in a few words, how the fault kind (a
+	// --nemesis name such as "latency") was injected last, or "" when the
+	// cluster has nothing to say about it.
+	FaultMechanism(kind string) string
 }
 
 // Fault is one kind of fault, injected in windows: Start opens a window and

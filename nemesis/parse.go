@@ -2,7 +2,9 @@ package nemesis
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,9 @@ func kinds() []kind {
 		{Kind{"latency", "latency[=LATENCY[/JITTER]]",
 			fmt.Sprintf("delay every link in each direction by latency ± jitter (default %v ± %v; jitter defaults to half the latency)", DefaultLatency, DefaultJitter)},
 			parseLatency},
+		{Kind{"loss", "loss[=FRACTION]",
+			fmt.Sprintf("drop a share of the packets on every node-to-node link, in each direction (default %v; loss=0.3 sets it); docker provider only", DefaultLoss)},
+			parseLoss},
 		{Kind{"kill", "kill[=one|minority]",
 			"kill a random node or a random minority (SIGKILL), restart it when the window ends"},
 			func(arg string, has bool) (Fault, error) {
@@ -133,6 +138,17 @@ func parseLatency(arg string, hasArg bool) (Fault, error) {
 		}
 	}
 	return &Latency{Latency: lat, Jitter: jit}, nil
+}
+
+func parseLoss(arg string, hasArg bool) (Fault, error) {
+	if !hasArg {
+		return &Loss{Fraction: DefaultLoss}, nil
+	}
+	f, err := strconv.ParseFloat(arg, 64)
+	if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
+		return nil, core.BadInput("loss %q: want a fraction of packets above 0 and at most 1, such as 0.3", arg)
+	}
+	return &Loss{Fraction: f}, nil
 }
 
 func parsePick(fault, arg string, hasArg bool, def Pick) (Pick, error) {

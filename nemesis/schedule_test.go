@@ -57,7 +57,11 @@ func (f *fakeCluster) HealPartition(context.Context) error { return f.call("heal
 func (f *fakeCluster) SetLatency(_ context.Context, l, j time.Duration) error {
 	return f.call(fmt.Sprintf("latency %v %v", l, j))
 }
-func (f *fakeCluster) ClearLatency(context.Context) error        { return f.call("clear-latency") }
+func (f *fakeCluster) ClearLatency(context.Context) error { return f.call("clear-latency") }
+func (f *fakeCluster) SetLoss(_ context.Context, p float64) error {
+	return f.call(fmt.Sprintf("loss %v", p))
+}
+func (f *fakeCluster) ClearLoss(context.Context) error           { return f.call("clear-loss") }
 func (f *fakeCluster) Kill(_ context.Context, n string) error    { return f.call("kill " + n) }
 func (f *fakeCluster) Restart(_ context.Context, n string) error { return f.call("restart " + n) }
 func (f *fakeCluster) Pause(_ context.Context, n string) error   { return f.call("pause " + n) }

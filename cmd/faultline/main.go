@@ -62,7 +62,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newRun(), newCheck(), newList(), newVersion())
+	root.AddCommand(newRun(), newCheck(), newList(), newVersion(), newImages(), newCleanup())
 	return root
 }
 
@@ -105,7 +105,7 @@ func newRun() *cobra.Command {
 	f.StringVar(&t.Target, "target", t.Target, "system under test (see faultline list)")
 	f.StringVar(&t.Variant, "variant", t.Variant, "variant of the target")
 	f.StringVar(&t.Workload, "workload", t.Workload, "client workload")
-	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local")
+	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local (OS processes) or docker (containers)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
 	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
 	f.Float64Var(&t.Rate, "rate", t.Rate, "operations per second, all workers together (0: unlimited)")
@@ -113,7 +113,8 @@ func newRun() *cobra.Command {
 	f.IntVar(&t.OpLimit, "op-limit", t.OpLimit, "stop after this many operations (0: no limit)")
 	f.DurationVar(&t.OpTimeout, "op-timeout", t.OpTimeout, "timeout of each operation; past it the outcome is unknown (info)")
 	f.IntVar(&t.Keys, "keys", t.Keys, "number of keys")
-	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition,kill,pause,latency, or none")
+	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition,kill,pause,latency,loss, or none")
+	f.Float64Var(&t.Loss, "loss", t.Loss, "share of packets the loss fault drops (docker provider)")
 	f.DurationVar(&t.NemesisInterval, "nemesis-interval", t.NemesisInterval, "length of each fault window and of the pause between windows")
 	f.Int64Var(&t.Seed, "seed", t.Seed, "random seed (0: pick one; it is recorded in test.json)")
 	f.StringVar(&t.Results, "results", t.Results, "root folder of run folders")

@@ -26,7 +26,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "faultline")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	// A static binary, so the docker provider puts this very binary into
+	// the node image.
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		panic(err)

@@ -383,3 +383,15 @@ func (c *Cluster) checkLinks(ctx context.Context, links []*link) []string {
 		}
 	}
 }
+
+// SetLoss fails with an error wrapping nemesis.ErrUnsupported: the local
+// provider's links are TCP proxies, which carry a byte stream, not packets,
+// so there is nothing to drop at random without breaking the stream. The
+// docker provider drops packets with iptables.
+func (c *Cluster) SetLoss(ctx context.Context, fraction float64) error {
+	return fmt.Errorf("packet loss: the local provider proxies TCP streams and cannot drop packets; use the docker provider: %w", nemesis.ErrUnsupported)
+}
+
+// ClearLoss returns nil: SetLoss never installs anything on the local
+// provider, so there is nothing to clear.
+func (c *Cluster) ClearLoss(ctx context.Context) error { return nil }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/faultline/faultline/internal/images"
+	"github.com/spf13/cobra"
+)
+
+func newImages() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "Build and list the container images of the docker provider",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newImagesBuild(), newImagesList())
+	return cmd
+}
+
+func newImagesBuild() *cobra.Command {
+	var binary, source string
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the base image (when missing) and the node image; print their tags",
+		Long: "Build the images the docker provider runs. The base is " + images.BaseImage + " when the engine\n" +
+			"has it, else one built from Debian's packages with debootstrap (mirror from the machine's apt\n" +
+			"sources). The node image adds the target servers and a static faultline binary; it is tagged by\n" +
+			"a hash of its inputs and rebuilt only when they change.\n\n" +
+			"The binary is --binary, else a build of --source, else the running faultline when it is\n" +
+			"static, else a build of the faultline source that holds the working folder.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if binary != "" && source != "" {
+				return fmt.Errorf("--binary and --source exclude each other")
+			}
+			ctx := cmd.Context()
+			var err error
+			switch {
+			case binary != "":
+			case source != "":
+				binary, err = images.BuildBinary(ctx, source)
+			default:
+				binary, err = images.NodeBinary(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			cli, err := images.Connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			base, err := images.EnsureBase(ctx, cli, os.Stderr)
+			if err != nil {
+				return err
+			}
+			node, err := images.EnsureNode(ctx, cli, binary, os.Stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("base %s\nnode %s\n", base, node)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&binary, "binary", "", "static faultline binary to put in the node image")
+	cmd.Flags().StringVar(&source, "source", "", "build the binary from the faultline source at this folder")
+	return cmd
+}
+
+func newImagesList() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the images faultline made (label faultline=1)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cli, err := images.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			list, err := images.List(cmd.Context(), cli)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "TAG\tROLE\tIMAGE ID\tCREATED\tSIZE")
+			for _, im := range list {
+				tags := strings.Join(im.Tags, ",")
+				if tags == "" {
+					tags = "<none>"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.12s\t%s\t%.0f MB\n", tags, im.Role,
+					strings.TrimPrefix(im.ID, "sha256:"), im.Created.Format("2006-01-02 15:04:05Z"),
+					float64(im.Size)/1e6)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,89 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// Cleanup removes every container (running or not, by force) and then
+// every network that carries the labels faultline=1 and faultline.run (any
+// run id: only the docker provider sets it), whatever run made
+// them: what crashed or killed runs left behind. It finds them by that
+// label only and never touches an object without it (images are left
+// alone; `faultline images` manages those). It writes one line per
+// removed object to out (nil for none) and returns their descriptions. It
+// also removes the containers and networks of runs still going on, so
+// call it when none is.
+func Cleanup(ctx context.Context, eng Engine, out io.Writer) (removed []string, err error) {
+	// Both labels: containers inherit their image's labels, and the node
+	// image carries faultline=1 too, so a container someone else started
+	// from it has that label but never a run id.
+	filter := labelFilter(LabelFaultline, "1").Add("label", LabelRun)
+	removed, err = removeLabelled(ctx, eng, filter, func(labels map[string]string) bool {
+		return labels[LabelFaultline] == "1" && labels[LabelRun] != ""
+	}, out)
+	if err != nil {
+		return removed, fmt.Errorf("cleanup: %w", err)
+	}
+	return removed, nil
+}
+
+// removeLabelled removes the containers, then the networks, that the
+// engine lists under filter and that keep also accepts (by their labels:
+// a second check that does not rely on the engine's filtering). It goes on
+// after a failure and returns what it removed and the failures joined.
+func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep func(map[string]string) bool, out io.Writer) ([]string, error) {
+	var removed []string
+	var errs []error
+	note := func(s string) {
+		removed = append(removed, s)
+		if out != nil {
+			fmt.Fprintf(out, "removed %s\n", s)
+		}
+	}
+	cs, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, ct := range cs.Items {
+		if !keep(ct.Labels) {
+			continue
+		}
+		name := shortID(ct.ID)
+		if len(ct.Names) > 0 {
+			name = strings.TrimPrefix(ct.Names[0], "/")
+		}
+		_, err := eng.ContainerRemove(ctx, ct.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		switch {
+		case err == nil:
+			note("container " + name)
+		case cerrdefs.IsNotFound(err):
+			// Gone already, for example removed on its own.
+		default:
+			errs = append(errs, fmt.Errorf("remove container %s: %w", name, err))
+		}
+	}
+	ns, err := eng.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		return removed, joinErrors(append(errs, fmt.Errorf("list networks: %w", err))...)
+	}
+	for _, nw := range ns.Items {
+		if !keep(nw.Labels) {
+			continue
+		}
+		_, err := eng.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{})
+		switch {
+		case err == nil:
+			note("network " + nw.Name)
+		case cerrdefs.IsNotFound(err):
+		default:
+			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
+		}
+	}
+	return removed, joinErrors(errs...)
+}

@@ -1,0 +1,684 @@
+// Package docker is the docker provider: it runs a target's nodes as
+// containers of the node image on a bridge network made for the run, and
+// injects faults from the controller. A partition is a set of iptables DROP
+// rules inside the nodes' network namespaces, packet loss is the iptables
+// statistic match, a kill is SIGKILL to the container, a pause is the
+// engine's cgroup freeze, and latency is tc netem where the kernel has it,
+// else a toxic on the in-process toxiproxy proxy every client passes.
+//
+// Everything a cluster creates carries the labels faultline=1 and
+// faultline.run=<run id>; Close removes it all, and Cleanup removes what
+// crashed runs left behind.
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/moby/moby/client"
+	"github.com/rs/zerolog"
+
+	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/targets"
+)
+
+// Default values for the optional Config fields.
+const (
+	DefaultReadyTimeout = 60 * time.Second
+	DefaultStopGrace    = 5 * time.Second
+)
+
+// NodeBinary is where the node image holds the faultline binary. A node
+// container runs it unless Config.Cmd says otherwise; it becomes the node
+// its environment describes.
+const NodeBinary = "/usr/local/bin/faultline"
+
+// MaxNodes is the largest cluster Start accepts.
+const MaxNodes = 32
+
+// Where a node listens inside its container, and where its data lives.
+const (
+	// APIPort is the port of each node's client API; it is published on
+	// 127.0.0.1 at a port the engine picks.
+	APIPort = 8000
+	// PeerPort is the port each node listens on for other nodes.
+	PeerPort = 8001
+	// DataDir is each node's data directory inside its container, bound
+	// to Dir/nodes/<name>/data on the host.
+	DataDir = "/data"
+)
+
+// Sentinel errors that callers can branch on with errors.Is.
+var (
+	// ErrClosed is returned by every fault method after Close.
+	ErrClosed = errors.New("cluster is closed")
+	// ErrUnknownNode is returned for a node name the cluster does not have.
+	ErrUnknownNode = errors.New("unknown node")
+	// ErrNodeState is returned when a fault does not apply to the node's
+	// current state, for example killing a node that is already killed.
+	ErrNodeState = errors.New("wrong node state")
+	// ErrNotHealed is returned by HealAll when its verification finds a
+	// fault still in place.
+	ErrNotHealed = errors.New("cluster not healed")
+	// ErrNotApplied is returned when a fault was requested but the check
+	// that follows it finds it not in effect (a cut link still carries
+	// traffic, a rule is missing).
+	ErrNotApplied = errors.New("fault not in effect")
+)
+
+// runIDPattern is what a run id may look like: it becomes part of
+// container and network names.
+var runIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+
+// Config describes a docker cluster.
+type Config struct {
+	// Target is the system under test; its Ready is polled on each node's
+	// published API address.
+	Target targets.Target
+	// Variant is the target variant; empty means the target's default (its
+	// first variant).
+	Variant string
+	// Nodes is the number of nodes, named n1..nN.
+	Nodes int
+	// Dir is the run folder. Node n's log (the container's output,
+	// appended across restarts) is Dir/nodes/n/node.log, its data
+	// directory Dir/nodes/n/data, and the layout Dir/nodes/cluster.json.
+	Dir string
+	// Image is the node image (a tag or id) every container runs; it holds
+	// the faultline binary, iptables, tc and bash.
+	Image string
+	// Cmd is the command each container runs; empty means NodeBinary
+	// alone. The node configuration arrives in the environment.
+	Cmd []string
+	// RunID names the run in container and network names and in the
+	// faultline.run label; empty means a fresh random one. It must be
+	// unique among the runs on the engine.
+	RunID string
+	// Engine is the Docker engine; nil means Connect. Close closes only a
+	// client Start made itself.
+	Engine Engine
+	// Logger receives the provider's progress; nil discards it.
+	Logger *slog.Logger
+	// ReadyTimeout bounds each wait for nodes to serve requests (at start,
+	// on Restart and in HealAll); zero means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// StopGrace is how long Close waits after SIGTERM before SIGKILL; zero
+	// means DefaultStopGrace.
+	StopGrace time.Duration
+}
+
+// Validate reports the first problem with c, as an error wrapping
+// core.ErrBadInput.
+func (c Config) Validate() error {
+	if c.Target == nil {
+		return core.BadInput("docker provider: no target")
+	}
+	if c.Nodes < 1 || c.Nodes > MaxNodes {
+		return core.BadInput("docker provider: nodes must be between 1 and %d, got %d", MaxNodes, c.Nodes)
+	}
+	if c.Dir == "" {
+		return core.BadInput("docker provider: no run folder")
+	}
+	if c.Image == "" {
+		return core.BadInput("docker provider: no node image")
+	}
+	if c.RunID != "" && !runIDPattern.MatchString(c.RunID) {
+		return core.BadInput("docker provider: run id %q: use up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", c.RunID)
+	}
+	if c.ReadyTimeout < 0 || c.StopGrace < 0 {
+		return core.BadInput("docker provider: negative timeout")
+	}
+	if c.Variant != "" {
+		vs := c.Target.Variants()
+		names := make([]string, len(vs))
+		for i, v := range vs {
+			names[i] = v.Name
+		}
+		if len(vs) > 0 && !slices.Contains(names, c.Variant) {
+			return core.BadInput("target %s has no variant %q (choose from %s)", c.Target.Name(), c.Variant, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// withDefaults returns c validated, with defaults filled in and paths made
+// absolute.
+func (c Config) withDefaults() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	if c.Variant == "" {
+		if vs := c.Target.Variants(); len(vs) > 0 {
+			c.Variant = vs[0].Name
+		}
+	}
+	if c.RunID == "" {
+		c.RunID = NewRunID(time.Now())
+	}
+	var err error
+	if c.Dir, err = filepath.Abs(c.Dir); err != nil {
+		return c, fmt.Errorf("docker provider: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = DefaultStopGrace
+	}
+	c.Cmd = slices.Clone(c.Cmd)
+	if len(c.Cmd) == 0 {
+		c.Cmd = []string{NodeBinary}
+	}
+	return c, nil
+}
+
+// NewRunID returns a fresh run id: the UTC time t to the second and six
+// random hex digits, for example "20261126t070012-3fa9c1".
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return strings.ToLower(t.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(b[:])
+}
+
+// Cluster is a running docker cluster. Its methods are safe for concurrent
+// use; fault methods are serialised. The caller of Start owns the Cluster
+// and must call Close.
+type Cluster struct {
+	cfg    Config
+	eng    Engine
+	own    *client.Client // the client Start made, closed by Close
+	log    *slog.Logger
+	names  []string
+	nodes  []*node
+	byName map[string]*node
+	net    netInfo
+
+	server  *toxiproxy.ApiServer
+	workers sync.WaitGroup // proxy workers
+
+	// life is cancelled when Close begins, so that waits inside fault
+	// methods stop early and Close can take mu.
+	life     context.Context
+	stopLife context.CancelFunc
+	// logCtx ends the log streams once Close has stopped the containers.
+	logCtx   context.Context
+	stopLogs context.CancelFunc
+	logs     sync.WaitGroup
+
+	mu      sync.Mutex // serialises fault methods and Close
+	closed  bool
+	grudge  nemesis.Grudge // the partition in place; nil for none
+	loss    float64        // the loss in place; 0 for none
+	latency latencyState
+	netem   netemCapability
+	via     map[string]string // fault kind -> how it was injected last
+}
+
+// netInfo is the run's network.
+type netInfo struct {
+	name, id        string
+	subnet, gateway string
+}
+
+// latencyState is the latency in place.
+type latencyState struct {
+	on              bool
+	latency, jitter time.Duration
+	netem           bool // applied with tc netem in the nodes
+}
+
+// netemCapability is what the first SetLatency learnt about netem.
+type netemCapability struct {
+	checked bool
+	ok      bool
+	reason  string // why not, when !ok
+}
+
+var (
+	_ nemesis.Cluster           = (*Cluster)(nil)
+	_ nemesis.MechanismReporter = (*Cluster)(nil)
+)
+
+// Start starts a cluster as cfg describes and returns once every node
+// serves requests (Target.Ready on its published API address). It creates
+// the run's network, one container per node (capability NET_ADMIN only,
+// never privileged) and a client proxy per node. It fails when a node's
+// container exits first, when a node is not ready within ReadyTimeout, or
+// when ctx ends; everything already created is then removed before Start
+// returns the error, which names the node at fault and quotes its last log
+// lines. The caller closes a returned Cluster.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{
+		cfg:    cfg,
+		eng:    cfg.Engine,
+		log:    cfg.Logger.With("provider", "docker", "run", cfg.RunID),
+		byName: map[string]*node{},
+		via:    map[string]string{},
+	}
+	c.life, c.stopLife = context.WithCancel(context.Background())
+	c.logCtx, c.stopLogs = context.WithCancel(context.Background())
+	if c.eng == nil {
+		cli, err := Connect(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("docker provider: %w", err)
+		}
+		c.eng, c.own = cli, cli
+	}
+	begin := time.Now()
+	if err := c.start(ctx); err != nil {
+		// Clean up with a context of our own: ctx may be what failed.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopGrace+time.Minute)
+		defer cancel()
+		if cerr := c.Close(cctx); cerr != nil {
+			err = joinErrors(err, fmt.Errorf("clean up after failed start: %w", cerr))
+		}
+		return nil, err
+	}
+	c.log.Info("cluster started", "nodes", len(c.nodes), "network", c.net.name, "after", time.Since(begin).Round(time.Millisecond))
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	for i := 1; i <= c.cfg.Nodes; i++ {
+		c.names = append(c.names, fmt.Sprintf("n%d", i))
+	}
+	c.net.name = "faultline-" + c.cfg.RunID
+	for _, name := range c.names {
+		dir := filepath.Join(c.cfg.Dir, "nodes", name)
+		n := &node{
+			name:      name,
+			container: "faultline-" + c.cfg.RunID + "-" + name,
+			dir:       dir,
+			logPath:   filepath.Join(dir, "node.log"),
+			log:       c.log.With("node", name),
+			cfg: targets.NodeConfig{
+				Target:   c.cfg.Target.Name(),
+				Variant:  c.cfg.Variant,
+				Name:     name,
+				Nodes:    slices.Clone(c.names),
+				APIAddr:  fmt.Sprintf("0.0.0.0:%d", APIPort),
+				PeerAddr: fmt.Sprintf("0.0.0.0:%d", PeerPort),
+				Peers:    map[string]string{},
+				DataDir:  DataDir,
+			},
+		}
+		for _, other := range c.names {
+			if other != name {
+				// The network alias of each container is its node name.
+				n.cfg.Peers[other] = fmt.Sprintf("%s:%d", other, PeerPort)
+			}
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+			return fmt.Errorf("node %s: %w", name, err)
+		}
+		c.nodes = append(c.nodes, n)
+		c.byName[name] = n
+	}
+
+	// Requests that create something run to their end even when ctx ends
+	// (then Start stops after them), so that every object the engine
+	// makes is known to Close, which removes it.
+	if err := c.createNetwork(ctx); err != nil {
+		return err
+	}
+	for _, n := range c.nodes {
+		if err := c.createContainer(ctx, n); err != nil {
+			return err
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.startAll(ctx); err != nil {
+		return err
+	}
+	c.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	for _, n := range c.nodes {
+		l, err := c.newLink(n)
+		if err != nil {
+			return err
+		}
+		n.link = l
+	}
+	if err := c.writeLayout(); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, c.nodes)
+}
+
+// Nodes lists the node names, n1..nN.
+func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
+
+// RunID returns the run id the cluster's containers and network carry.
+func (c *Cluster) RunID() string { return c.cfg.RunID }
+
+// Network returns the name of the run's network.
+func (c *Cluster) Network() string { return c.net.name }
+
+// ClientAddrs lists, indexed like Nodes, the addresses through which
+// clients reach each node's API: each is a proxy on 127.0.0.1 in front of
+// the node's published port, subject to the latency fault (a partition
+// and packet loss act on node-to-node links only).
+func (c *Cluster) ClientAddrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.link.addr
+	}
+	return out
+}
+
+// NodeConfig returns a copy of the configuration node name is started
+// with (addresses as seen inside the run's network), and false for an
+// unknown name.
+func (c *Cluster) NodeConfig(name string) (targets.NodeConfig, bool) {
+	n, ok := c.byName[name]
+	if !ok {
+		return targets.NodeConfig{}, false
+	}
+	cfg := n.cfg
+	cfg.Nodes = slices.Clone(cfg.Nodes)
+	cfg.Peers = make(map[string]string, len(n.cfg.Peers))
+	for k, v := range n.cfg.Peers {
+		cfg.Peers[k] = v
+	}
+	return cfg, true
+}
+
+// ContainerID returns the id of node name's container, and false for an
+// unknown name.
+func (c *Cluster) ContainerID(name string) (string, bool) {
+	n, ok := c.byName[name]
+	if !ok {
+		return "", false
+	}
+	return n.id, true
+}
+
+// IP returns node name's current address on the run's network (it may
+// change when the node restarts), and false for an unknown name.
+func (c *Cluster) IP(name string) (netip.Addr, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.byName[name]
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return n.ip, true
+}
+
+// HostAPIAddr returns the address on 127.0.0.1 where node name's API port
+// is published (it may change when the node restarts), bypassing the
+// client proxy, and false for an unknown name.
+func (c *Cluster) HostAPIAddr(name string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.byName[name]
+	if !ok {
+		return "", false
+	}
+	return n.hostAddr, true
+}
+
+// FaultMechanism says how the fault kind ("latency", "loss", "partition")
+// is injected on this cluster; for latency it reflects the last
+// SetLatency. It returns "" for other kinds.
+func (c *Cluster) FaultMechanism(kind string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch kind {
+	case "partition":
+		return "iptables DROP rules in each node's network namespace"
+	case "loss":
+		return "iptables statistic match on each node's INPUT, packets from peers"
+	}
+	return c.via[kind]
+}
+
+// Close stops the cluster: it resumes paused containers, stops every
+// container (SIGTERM, then SIGKILL after StopGrace), removes them and every
+// other container and network labelled with the run's id, stops the log
+// streams and the client proxies, and closes the engine client if Start
+// made it. It waits for a fault method still running to return (their
+// waits are cut short). Close is idempotent: later calls return nil at
+// once. It returns an error naming what it could not remove.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.stopLife()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	if c.eng != nil {
+		c.stopAll(ctx)
+		// Let the streams write the containers' last words, then end them.
+		waitGroup(&c.logs, 2*time.Second)
+		c.stopLogs()
+		errs = append(errs, c.removeRun(ctx)...)
+	}
+	c.stopLogs()
+	c.logs.Wait()
+	for _, n := range c.nodes {
+		if n.link != nil {
+			n.link.proxy.Stop()
+			close(n.link.ops)
+		}
+	}
+	if !waitGroup(&c.workers, 2*time.Second) {
+		// A toxiproxy link whose destination stopped reading can leave a
+		// toxic change blocked for good; the listener is closed regardless.
+		c.log.Warn("a proxy worker is still blocked inside toxiproxy after close")
+	}
+	if c.own != nil {
+		c.own.Close()
+	}
+	err := joinErrors(errs...)
+	if err != nil {
+		c.log.Warn("cluster closed with errors", "err", err)
+	} else {
+		c.log.Info("cluster closed")
+	}
+	return err
+}
+
+// waitGroup waits for wg up to d and reports whether it finished.
+func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// node returns the node called name, or an error naming the valid nodes.
+func (c *Cluster) node(op, name string) (*node, error) {
+	n, ok := c.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, ErrUnknownNode, strings.Join(c.names, ", "))
+	}
+	return n, nil
+}
+
+// lockOpen takes mu and fails when the cluster is closed.
+func (c *Cluster) lockOpen(op string) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+// bounded returns ctx limited by d and cut short when Close begins, in
+// which case context.Cause of the result is ErrClosed.
+func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.life, func() { cancelCause(ErrClosed) })
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+}
+
+// each runs fn on every node of nodes at once and joins the errors.
+func (c *Cluster) each(ctx context.Context, nodes []*node, fn func(context.Context, *node) error) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { errs[i] = fn(ctx, n) })
+	}
+	wg.Wait()
+	return joinErrors(errs...)
+}
+
+// Layout is the cluster's shape as written to nodes/cluster.json in the
+// run folder: the network, each node's container and addresses, each
+// client proxy, and every host address the cluster binds. It is rewritten
+// when a restart moves a node to another address.
+type Layout struct {
+	Provider string        `json:"provider"`
+	RunID    string        `json:"run_id"`
+	Image    string        `json:"image"`
+	Network  LayoutNetwork `json:"network"`
+	Nodes    []LayoutNode  `json:"nodes"`
+	Links    []LayoutLink  `json:"links"`
+	Addrs    []string      `json:"addrs"`
+}
+
+// LayoutNetwork is the run's network in cluster.json.
+type LayoutNetwork struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway"`
+}
+
+// LayoutNode is one node in cluster.json. APIAddr and PeerAddr are its
+// addresses on the run's network; HostAPIAddr is the published API port
+// on the host.
+type LayoutNode struct {
+	Name        string `json:"name"`
+	Container   string `json:"container"`
+	ContainerID string `json:"container_id"`
+	IP          string `json:"ip"`
+	APIAddr     string `json:"api_addr"`
+	PeerAddr    string `json:"peer_addr"`
+	HostAPIAddr string `json:"host_api_addr"`
+	Log         string `json:"log"`
+	Data        string `json:"data"`
+}
+
+// LayoutLink is one client proxy in cluster.json.
+type LayoutLink struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Addr     string `json:"addr"`
+	Upstream string `json:"upstream"`
+}
+
+// ReadLayout reads the cluster.json of run folder dir.
+func ReadLayout(dir string) (Layout, error) {
+	var l Layout
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
+	if err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	return l, nil
+}
+
+// writeLayout writes cluster.json. The caller holds mu.
+func (c *Cluster) writeLayout() error {
+	l := Layout{
+		Provider: "docker",
+		RunID:    c.cfg.RunID,
+		Image:    c.cfg.Image,
+		Network:  LayoutNetwork{Name: c.net.name, ID: c.net.id, Subnet: c.net.subnet, Gateway: c.net.gateway},
+	}
+	for _, n := range c.nodes {
+		rel, _ := filepath.Rel(c.cfg.Dir, n.logPath)
+		data, _ := filepath.Rel(c.cfg.Dir, filepath.Join(n.dir, "data"))
+		ln := LayoutNode{
+			Name: n.name, Container: n.container, ContainerID: n.id, HostAPIAddr: n.hostAddr, Log: rel, Data: data,
+		}
+		if n.ip.IsValid() {
+			ln.IP = n.ip.String()
+			ln.APIAddr = fmt.Sprintf("%s:%d", n.ip, APIPort)
+			ln.PeerAddr = fmt.Sprintf("%s:%d", n.ip, PeerPort)
+		}
+		l.Nodes = append(l.Nodes, ln)
+		if n.hostAddr != "" {
+			l.Addrs = append(l.Addrs, n.hostAddr)
+		}
+	}
+	for _, n := range c.nodes {
+		if n.link == nil {
+			continue
+		}
+		l.Links = append(l.Links, LayoutLink{From: "client", To: n.name, Addr: n.link.addr, Upstream: n.link.upstream})
+		l.Addrs = append(l.Addrs, n.link.addr)
+	}
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write cluster layout: %w", err)
+	}
+	return nil
+}
+
+// joinErrors is errors.Join on one line: the parts are separated by "; ".
+// It returns nil when every part is nil.
+func joinErrors(errs ...error) error {
+	var out multiError
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+type multiError []error
+
+func (m multiError) Error() string {
+	parts := make([]string, len(m))
+	for i, e := range m {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m multiError) Unwrap() []error { return m }

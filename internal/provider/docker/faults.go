@@ -1,0 +1,730 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/moby/moby/client"
+
+	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/nemesis"
+)
+
+const (
+	// probeShort is how long a probe across a link waits for a connection.
+	// Nodes share one bridge, so a link that carries traffic connects in
+	// well under a millisecond; a dropped one never does.
+	probeShort = 250 * time.Millisecond
+	// probeLong is the second chance of a link that should carry traffic
+	// but did not connect within probeShort (a busy machine).
+	probeLong = 3 * time.Second
+	// healPoll is the pause between two verification rounds of HealAll.
+	healPoll = 100 * time.Millisecond
+)
+
+// live reports whether n's network namespace can take commands now: its
+// container runs and is not paused. The caller holds mu.
+func (n *node) live() bool { return n.id != "" && !n.killed && !n.paused }
+
+// liveNodes lists the live nodes. The caller holds mu.
+func (c *Cluster) liveNodes() []*node {
+	var out []*node
+	for _, n := range c.nodes {
+		if n.live() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// stateError reports a fault that does not apply to a node's state.
+func stateError(op string, n *node, st state, want string) error {
+	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, ErrNodeState)
+}
+
+// setup creates n's chains and the jumps to them. The caller holds mu.
+func (c *Cluster) setup(ctx context.Context, n *node) error {
+	if _, err := c.shell(ctx, n, nil, setupScript); err != nil {
+		return fmt.Errorf("node %s: set up iptables chains: %w", n.name, err)
+	}
+	return nil
+}
+
+// rulesFor returns the rules the fault state asks of n. The caller holds
+// mu.
+func (c *Cluster) rulesFor(n *node) rules {
+	var r rules
+	for _, p := range cutPeers(cutPairs(c.grudge), c.names, n.name) {
+		if ip := c.byName[p].ip; ip.IsValid() {
+			r.cut = append(r.cut, ip)
+		}
+	}
+	if c.loss > 0 {
+		r.loss = c.loss
+		for _, p := range c.nodes {
+			if p != n && p.ip.IsValid() {
+				r.lossy = append(r.lossy, p.ip)
+			}
+		}
+	}
+	return r
+}
+
+// syncRules replaces the content of n's chains with the rules the fault
+// state asks of it, in one transaction, and checks the rule counts. The
+// caller holds mu.
+func (c *Cluster) syncRules(ctx context.Context, n *node) error {
+	r := c.rulesFor(n)
+	res, err := c.shell(ctx, n, []string{envRules + "=" + r.restoreInput()}, restoreScript)
+	if err != nil {
+		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
+	}
+	p, l, err := parseCounts(res.Stdout)
+	if err != nil {
+		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
+	}
+	if wp, wl := r.counts(); p != wp || l != wl {
+		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, ErrNotApplied, p, l, wp, wl)
+	}
+	return nil
+}
+
+// syncNetem installs or removes n's netem qdisc as the latency state asks.
+// The caller holds mu.
+func (c *Cluster) syncNetem(ctx context.Context, n *node) error {
+	switch {
+	case c.latency.on && c.latency.netem:
+		res, err := c.exec(ctx, n, nil, netemArgs(c.latency.latency, c.latency.jitter)...)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
+		}
+		if err != nil {
+			return fmt.Errorf("node %s: tc netem: %w", n.name, err)
+		}
+	case c.netem.ok:
+		// Deleting a root qdisc that is not there fails; that is fine.
+		if _, err := c.shell(ctx, n, nil, "tc qdisc del dev eth0 root 2>/dev/null || true"); err != nil {
+			return fmt.Errorf("node %s: remove netem: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// syncNode brings n fully in line with the fault state. The caller holds
+// mu.
+func (c *Cluster) syncNode(ctx context.Context, n *node) error {
+	if err := c.syncRules(ctx, n); err != nil {
+		return err
+	}
+	if err := c.syncNetem(ctx, n); err != nil {
+		return err
+	}
+	n.stale = false
+	return nil
+}
+
+// syncLive runs sync on every live node at once and marks the others
+// stale. The caller holds mu.
+func (c *Cluster) syncLive(ctx context.Context, sync func(context.Context, *node) error) error {
+	for _, n := range c.nodes {
+		if !n.live() {
+			n.stale = true
+		}
+	}
+	return c.each(ctx, c.liveNodes(), sync)
+}
+
+// syncStale brings every live stale node in line. The caller holds mu.
+func (c *Cluster) syncStale(ctx context.Context) error {
+	var stale []*node
+	for _, n := range c.liveNodes() {
+		if n.stale {
+			stale = append(stale, n)
+		}
+	}
+	return c.each(ctx, stale, c.syncNode)
+}
+
+// Partition cuts, in both directions, the node-to-node links between each
+// node and the nodes its grudge names: every node of a cut pair drops all
+// packets from and to the other (iptables DROP in the FAULTLINE chain of
+// its network namespace; a paused or killed node gets its rules when it
+// resumes or restarts, the other side's rules cut the pair meanwhile).
+// Client links are never cut. It replaces any earlier partition in place,
+// each node's rules in one transaction. Then it verifies from inside every
+// running node, with a TCP connection to each peer's peer port, that
+// every cut link drops traffic and every other link carries it (the
+// second check is skipped while packet loss is on). Unknown node names
+// are an error and change nothing.
+func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
+	if err := c.lockOpen("partition"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	want := nemesis.Grudge{}
+	for a, bs := range g {
+		if _, err := c.node("partition", a); err != nil {
+			return err
+		}
+		for _, b := range bs {
+			if _, err := c.node("partition", b); err != nil {
+				return err
+			}
+			if a == b {
+				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
+			}
+		}
+		want[a] = slices.Clone(bs)
+	}
+	c.grudge = want
+	start := time.Now()
+	if err := c.syncLive(ctx, c.syncRules); err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
+	if err := c.verifyLinks(ctx, cutPairs(c.grudge), c.loss == 0); err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
+	c.log.Info("partition", "grudge", g, "pairs_cut", len(cutPairs(c.grudge)), "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// HealPartition empties every node's FAULTLINE chain, leaving loss and
+// latency alone, and verifies that every link between running nodes
+// carries traffic again (unless packet loss is on). TCP connections that
+// were cut resume. It is idempotent.
+func (c *Cluster) HealPartition(ctx context.Context) error {
+	if err := c.lockOpen("heal partition"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	c.grudge = nil
+	start := time.Now()
+	if err := c.syncLive(ctx, c.syncRules); err != nil {
+		return fmt.Errorf("heal partition: %w", err)
+	}
+	if err := c.verifyLinks(ctx, nil, c.loss == 0); err != nil {
+		return fmt.Errorf("heal partition: %w", err)
+	}
+	c.log.Info("partition healed", "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// verifyLinks probes every link from each live node to each other node
+// that is not killed and returns an error wrapping ErrNotApplied when a
+// pair in cut carries traffic or, with strictOpen, when a pair not in cut
+// drops it. The caller holds mu.
+func (c *Cluster) verifyLinks(ctx context.Context, cut map[[2]string]bool, strictOpen bool) error {
+	if ps := c.linkProblems(ctx, cut, strictOpen); len(ps) > 0 {
+		return fmt.Errorf("%w: %s", ErrNotApplied, strings.Join(ps, "; "))
+	}
+	return nil
+}
+
+// linkProblems is verifyLinks' list of problems, sorted.
+func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, strictOpen bool) []string {
+	var mu sync.Mutex
+	var problems []string
+	add := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	_ = c.each(ctx, c.liveNodes(), func(ctx context.Context, a *node) error {
+		var targets []string
+		peer := map[string]*node{}
+		for _, b := range c.nodes {
+			if b == a || b.killed || !b.ip.IsValid() {
+				continue
+			}
+			t := fmt.Sprintf("%s:%d", b.ip, PeerPort)
+			targets = append(targets, t)
+			peer[t] = b
+		}
+		got, err := c.probe(ctx, a, targets, probeShort)
+		if err != nil {
+			add("probe from %s: %v", a.name, err)
+			return nil
+		}
+		var again []string
+		for _, t := range targets {
+			b := peer[t]
+			switch wantCut := cut[pairKey(a.name, b.name)]; {
+			case got[t] == probeFailed:
+				add("probe %s->%s could not run", a.name, b.name)
+			case wantCut && got[t] == probeOpen:
+				add("%s->%s carries traffic across the partition", a.name, b.name)
+			case !wantCut && got[t] == probeDropped:
+				again = append(again, t)
+			}
+		}
+		if len(again) == 0 || !strictOpen {
+			return nil
+		}
+		got, err = c.probe(ctx, a, again, probeLong)
+		if err != nil {
+			add("probe from %s: %v", a.name, err)
+			return nil
+		}
+		for _, t := range again {
+			if got[t] != probeOpen {
+				add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
+			}
+		}
+		return nil
+	})
+	slices.Sort(problems)
+	return problems
+}
+
+// probe tries a TCP connection from inside a to each target at once. A
+// probe gets its full time even near the caller's deadline (it ends when
+// Close begins), so that its answer is the link's state, not the
+// deadline's.
+func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]probeOutcome, error) {
+	if len(targets) == 0 {
+		return map[string]probeOutcome{}, nil
+	}
+	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
+	defer cancel()
+	args := append([]string{"bash", "-c", probeScript, "probe"}, targets...)
+	res, err := execIn(pctx, c.eng, a.id, []string{envProbeTimeout + "=" + seconds(timeout)}, args...)
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
+	}
+	return parseProbes(res.Stdout, targets)
+}
+
+// SetLatency delays traffic by latency ± jitter (uniform). Where the
+// kernel has the netem qdisc (checked with tc on the first call), every
+// node delays every packet it sends (so each direction of each
+// node-to-node link, and each reply to a client, is delayed once) and the
+// client proxies delay each request. Where it has not, only the client
+// proxies delay traffic, in both directions, and node-to-node links are
+// not delayed; the log says so and FaultMechanism("latency") tells which
+// was used. A second call replaces the values in place. Negative values
+// and a jitter above the latency are bad input.
+func (c *Cluster) SetLatency(ctx context.Context, latency, jitter time.Duration) error {
+	if latency < 0 || jitter < 0 || jitter > latency {
+		return core.BadInput("latency: want 0 <= jitter <= latency, got %v ± %v", latency, jitter)
+	}
+	if err := c.lockOpen("latency"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if !c.netem.checked {
+		live := c.liveNodes()
+		if len(live) == 0 {
+			return errors.New("latency: no running node to check for netem")
+		}
+		res, err := c.exec(ctx, live[0], nil, netemArgs(latency, jitter)...)
+		if err != nil {
+			return fmt.Errorf("latency: check for netem in %s: %w", live[0].name, err)
+		}
+		if res.ExitCode == 0 {
+			c.netem = netemCapability{checked: true, ok: true}
+		} else if why, missing := netemMissing(res); missing {
+			c.netem = netemCapability{checked: true, reason: why}
+		} else {
+			return fmt.Errorf("latency: tc netem in %s: exit status %d: %s", live[0].name, res.ExitCode, oneLine(res.Stderr))
+		}
+	}
+	c.latency = latencyState{on: true, latency: latency, jitter: jitter, netem: c.netem.ok}
+	streams := []string{streamUp, streamDown}
+	if c.netem.ok {
+		streams = []string{streamUp}
+		if err := c.syncLive(ctx, c.syncNetem); err != nil {
+			return fmt.Errorf("latency: %w", err)
+		}
+		c.via["latency"] = "tc netem on every node (node-to-node traffic and replies to clients) and the client proxies (requests)"
+	} else {
+		c.via["latency"] = "client proxies only, both directions; node-to-node links are not delayed: " + c.netem.reason
+	}
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	if err := c.apply(tctx, c.links(), func(l *link) error { return setLatencyToxic(l, latency, jitter, streams...) }); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	if c.netem.ok {
+		c.log.Info("latency set", "latency", latency, "jitter", jitter, "via", c.via["latency"])
+	} else {
+		c.log.Warn("latency set on client links only", "latency", latency, "jitter", jitter, "via", c.via["latency"])
+	}
+	return nil
+}
+
+// ClearLatency removes the latency toxics from every client proxy and the
+// netem qdisc from every node, and leaves partitions and loss alone. It is
+// idempotent.
+func (c *Cluster) ClearLatency(ctx context.Context) error {
+	if err := c.lockOpen("clear latency"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	was := c.latency
+	c.latency = latencyState{}
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	defer cancel()
+	if err := c.apply(tctx, c.links(), clearLatencyToxic); err != nil {
+		return fmt.Errorf("clear latency: %w", err)
+	}
+	if was.netem {
+		if err := c.syncLive(ctx, c.syncNetem); err != nil {
+			return fmt.Errorf("clear latency: %w", err)
+		}
+	}
+	c.log.Info("latency cleared")
+	return nil
+}
+
+// SetLoss makes every node drop each packet it receives from a peer with
+// probability fraction (iptables statistic match in its FAULTLINE_LOSS
+// chain), so each direction of each node-to-node link loses that share.
+// Client links are not affected. A second call replaces the fraction in
+// place. A fraction outside (0, 1] is bad input.
+func (c *Cluster) SetLoss(ctx context.Context, fraction float64) error {
+	if !(fraction > 0 && fraction <= 1) {
+		return core.BadInput("loss: want a fraction above 0 and at most 1, got %v", fraction)
+	}
+	if err := c.lockOpen("loss"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	c.loss = fraction
+	if err := c.syncLive(ctx, c.syncRules); err != nil {
+		return fmt.Errorf("loss: %w", err)
+	}
+	c.log.Info("loss set", "fraction", fraction)
+	return nil
+}
+
+// ClearLoss empties every node's FAULTLINE_LOSS chain and leaves
+// partitions and latency alone. It is idempotent.
+func (c *Cluster) ClearLoss(ctx context.Context) error {
+	if err := c.lockOpen("clear loss"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	c.loss = 0
+	if err := c.syncLive(ctx, c.syncRules); err != nil {
+		return fmt.Errorf("clear loss: %w", err)
+	}
+	c.log.Info("loss cleared")
+	return nil
+}
+
+// Kill sends SIGKILL to a running or paused node's container (a paused
+// one is thawed after the signal, so it dies without running again) and
+// waits until the engine reports it stopped. Killing a node that is not
+// running fails with ErrNodeState.
+func (c *Cluster) Kill(ctx context.Context, name string) error {
+	if err := c.lockOpen("kill"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("kill", name)
+	if err != nil {
+		return err
+	}
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	defer cancel()
+	st, err := c.inspect(actx, n)
+	if err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
+	if !st.running {
+		return stateError("kill", n, st, "running or paused")
+	}
+	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	if st.paused {
+		// The signal waits for the thaw; an error means it died already.
+		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
+	}
+	n.killed, n.paused, n.stale = true, false, true
+	if _, err := c.waitState(ctx, n, func(s state) bool { return !s.running }); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	n.log.Info("node killed")
+	return nil
+}
+
+// Restart starts a killed (or exited) node's container again, with the
+// same configuration and data, reinstalls the faults in place in its new
+// network namespace, and waits until it serves requests or ReadyTimeout
+// passes. A restarted container may get another address on the run's
+// network and another published port; the other nodes' rules and its
+// client proxy follow. Restarting a running or paused node fails with
+// ErrNodeState.
+func (c *Cluster) Restart(ctx context.Context, name string) error {
+	if err := c.lockOpen("restart"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("restart", name)
+	if err != nil {
+		return err
+	}
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	st, err := c.inspect(actx, n)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	if st.running {
+		return stateError("restart", n, st, "killed or exited")
+	}
+	if err := c.startContainer(ctx, n); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	if err := c.waitReady(ctx, []*node{n}); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	return nil
+}
+
+// Pause freezes a running node's container (the engine's cgroup freezer)
+// and returns once the engine reports it paused. Pausing a node that is
+// not running, or already paused, fails with ErrNodeState.
+func (c *Cluster) Pause(ctx context.Context, name string) error {
+	if err := c.lockOpen("pause"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("pause", name)
+	if err != nil {
+		return err
+	}
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	defer cancel()
+	st, err := c.inspect(actx, n)
+	if err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	if !st.running || st.paused {
+		return stateError("pause", n, st, "running")
+	}
+	if _, err := c.eng.ContainerPause(actx, n.id, client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	n.paused = true
+	if _, err := c.waitState(ctx, n, func(s state) bool { return s.paused }); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	n.log.Info("node paused")
+	return nil
+}
+
+// Resume thaws a paused node's container, returns once the engine reports
+// it running, and then installs any fault state it missed while paused.
+// Resuming a node that is not paused fails with ErrNodeState.
+func (c *Cluster) Resume(ctx context.Context, name string) error {
+	if err := c.lockOpen("resume"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("resume", name)
+	if err != nil {
+		return err
+	}
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	defer cancel()
+	st, err := c.inspect(actx, n)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if !st.paused {
+		return stateError("resume", n, st, "paused")
+	}
+	if err := c.resume(ctx, n); err != nil {
+		return fmt.Errorf("resume %s: %w", name, err)
+	}
+	return nil
+}
+
+// resume thaws n and brings it in line with the fault state. The caller
+// holds mu.
+func (c *Cluster) resume(ctx context.Context, n *node) error {
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	defer cancel()
+	if _, err := c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{}); err != nil {
+		return err
+	}
+	n.paused = false
+	if _, err := c.waitState(ctx, n, func(s state) bool { return s.running && !s.paused }); err != nil {
+		return err
+	}
+	if n.stale {
+		if err := c.syncNode(ctx, n); err != nil {
+			return err
+		}
+	}
+	n.log.Info("node resumed")
+	return nil
+}
+
+// HealAll resumes paused containers, restarts stopped ones, empties every
+// node's FAULTLINE chains, removes every netem qdisc and proxy toxic, and
+// then verifies, polling until ReadyTimeout: every container is running
+// and not paused, no node has a FAULTLINE rule or a netem qdisc, every
+// node answers Target.Ready, every link between nodes carries traffic
+// (probed from inside each node), and every client proxy and published
+// port accepts connections. It returns an error wrapping ErrNotHealed
+// that names everything still faulty. It is idempotent.
+func (c *Cluster) HealAll(ctx context.Context) error {
+	if err := c.lockOpen("heal all"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	start := time.Now()
+	var problems []string
+	c.grudge, c.loss, c.latency = nil, 0, latencyState{}
+	for _, n := range c.nodes {
+		actx, cancel := c.bounded(ctx, apiTimeout)
+		st, err := c.inspect(actx, n)
+		cancel()
+		switch {
+		case err != nil:
+			problems = append(problems, err.Error())
+		case st.paused:
+			n.paused = true
+			if err := c.resume(ctx, n); err != nil {
+				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
+			}
+		case !st.running:
+			n.killed = true
+		}
+	}
+	for _, n := range c.nodes {
+		if n.killed {
+			if err := c.startContainer(ctx, n); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
+	if err := c.each(ctx, c.liveNodes(), func(ctx context.Context, n *node) error {
+		if err := c.setup(ctx, n); err != nil {
+			return err
+		}
+		return c.syncNode(ctx, n)
+	}); err != nil {
+		problems = append(problems, err.Error())
+	}
+	tctx, cancel := c.bounded(ctx, toxicTimeout)
+	err := c.apply(tctx, c.links(), func(l *link) error {
+		if err := l.proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+			return fmt.Errorf("restart proxy: %w", err)
+		}
+		l.proxy.Toxics.ResetToxics(context.Background())
+		return nil
+	})
+	cancel()
+	if err != nil {
+		problems = append(problems, "remove toxics: "+err.Error())
+	}
+
+	// Verify.
+	for _, err := range c.waitEachReady(ctx, c.nodes) {
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	problems = append(problems, c.checkHealed(ctx)...)
+	if c.life.Err() != nil {
+		return fmt.Errorf("heal all: %w", ErrClosed)
+	}
+	if len(problems) > 0 {
+		err := fmt.Errorf("%w: %s", ErrNotHealed, strings.Join(problems, "; "))
+		c.log.Warn("heal incomplete", "err", err)
+		return err
+	}
+	c.log.Info("all faults healed and verified", "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// checkHealed polls until no fault is left or ReadyTimeout passes, and
+// returns the problems of the last round. The caller holds mu.
+func (c *Cluster) checkHealed(ctx context.Context) []string {
+	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(healPoll)
+	defer tick.Stop()
+	var last []string
+	for {
+		ps := c.healProblems(ctx)
+		if len(ps) == 0 && ctx.Err() == nil {
+			return nil
+		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut this round short: report the last whole one.
+			return last
+		}
+		last = ps
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
+}
+
+// healProblems checks once everything HealAll promises. The caller holds
+// mu.
+func (c *Cluster) healProblems(ctx context.Context) []string {
+	var mu sync.Mutex
+	found := map[string]string{}
+	note := func(n *node, p string) {
+		mu.Lock()
+		found[n.name] = p
+		mu.Unlock()
+	}
+	_ = c.each(ctx, c.nodes, func(ctx context.Context, n *node) error {
+		st, err := c.inspect(ctx, n)
+		switch {
+		case err != nil:
+			note(n, err.Error())
+			return nil
+		case st.paused || !st.running:
+			note(n, fmt.Sprintf("node %s is %s", n.name, st))
+			return nil
+		}
+		res, err := c.exec(ctx, n, nil, "sh", "-c", stateScript)
+		if err != nil {
+			note(n, fmt.Sprintf("node %s: check rules: %v", n.name, err))
+			return nil
+		}
+		p, l, err := parseCounts(res.Stdout)
+		q, qerr := parseNetem(res.Stdout)
+		switch {
+		case err != nil || qerr != nil:
+			note(n, fmt.Sprintf("node %s: check rules: %v", n.name, errors.Join(err, qerr)))
+		case p != 0 || l != 0:
+			note(n, fmt.Sprintf("node %s: %d partition and %d loss rules left", n.name, p, l))
+		case q != 0:
+			note(n, fmt.Sprintf("node %s: netem qdisc left", n.name))
+		}
+		if n.link != nil {
+			if p := linkProblem(ctx, n.link, n.hostAddr); p != "" {
+				mu.Lock()
+				found[n.link.name] = fmt.Sprintf("link %s: %s", n.link.name, p)
+				mu.Unlock()
+			}
+		}
+		return nil
+	})
+	problems := slices.Sorted(maps.Values(found))
+	if len(problems) > 0 {
+		return problems
+	}
+	return c.linkProblems(ctx, nil, true)
+}
