@@ -241,4 +241,7 @@ func BenchmarkWriteReport1M(b *testing.B) {
 		}
 	}
 	reportRate(b, benchEvents, time.Since(start))
+	if st, err := os.Stat(filepath.Join(dir, ReportFile)); err == nil {
+		b.ReportMetric(float64(st.Size())/1e6, "MB/report")
+	}
 }

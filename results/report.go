@@ -19,11 +19,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/internal/core"
 )
 
 //go:embed report.html.tmpl
 var reportTemplateText string
+
+//go:embed report.js
+var reportScript string
 
 var reportTemplate = template.Must(template.New("report").Parse(reportTemplateText))
 
@@ -33,6 +37,10 @@ const (
 	maxEventsShown    = 50
 	maxNemesisShown   = 1000
 	maxValueShown     = 300
+	// maxLogLines and maxLogTail bound the end of each node log shown
+	// inline.
+	maxLogLines = 20
+	maxLogTail  = 16 << 10
 )
 
 // WriteReport renders report.html into the run folder dir from the
@@ -53,12 +61,16 @@ func WriteReport(dir string) error {
 
 // RenderReport writes the HTML report of the run folder dir to w. It fails
 // only when dir is not a readable directory or w fails; problems with the
-// folder's files are shown in the page.
+// folder's files are shown in the page. The page is self-contained: its
+// style, script and data are inline, and it loads nothing.
 func RenderReport(w io.Writer, dir string) error {
 	if _, err := OpenRun(dir); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
-	data := buildReport(dir)
+	data, err := buildReport(dir)
+	if err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
 	if err := reportTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
@@ -74,6 +86,7 @@ type reportData struct {
 	Verdict      string
 	VerdictClass string
 	VerdictNote  string
+	VerdictText  string // the verdict in a sentence
 	Duration     string
 	Events       int
 	Problems     []string // problems reading the run folder
@@ -83,11 +96,25 @@ type reportData struct {
 	Nemesis      []nemesisView
 	NemesisMore  int
 	Command      string
+	Config       []configField
 	TestJSON     string
 	Files        []fileLink
 	CheckerFiles []fileLink
 	NodeFiles    []fileLink
+	NodeLogs     []nodeLog
 	OtherFiles   []fileLink
+
+	// HasTimeline is true when the history gave operations or fault
+	// windows to draw.
+	HasTimeline    bool
+	TimelineNote   string
+	LatencySVG     template.HTML
+	ThroughputSVG  template.HTML
+	ChartCaption   string
+	FaultWindows   []faultView
+	Data           template.JS // JSON for the page's script, HTML-safe
+	Script         template.JS
+	AnomaliesShown int
 }
 
 type checkerView struct {
@@ -102,11 +129,14 @@ type checkerView struct {
 }
 
 type anomalyView struct {
+	ID          int // position in the timeline data's anomalies
 	Kind        string
 	Key         string
 	Description string
 	Ops         []opView
 	OpsMore     int
+	// Linked is true when the timeline can show the anomaly's operations.
+	Linked bool
 }
 
 // opView is one operation an anomaly involves: its invocation and its
@@ -140,6 +170,30 @@ type nemesisView struct {
 	Error string
 }
 
+// faultView is one fault window, listed under the timeline.
+type faultView struct {
+	F     string
+	Start string
+	End   string
+	Open  bool
+	Color template.CSS
+	Value string
+	Error string
+}
+
+type configField struct {
+	Name  string
+	Value string
+}
+
+// nodeLog is the end of one node log, shown inline.
+type nodeLog struct {
+	Link      fileLink
+	Tail      string
+	Lines     int  // lines in Tail
+	Truncated bool // the log has more before Tail
+}
+
 type fileLink struct {
 	Name string
 	Href string
@@ -155,7 +209,22 @@ func verdictClass(v core.Verdict) string {
 	return "unknown"
 }
 
-func buildReport(dir string) *reportData {
+func verdictText(v core.Verdict) string {
+	switch v {
+	case core.Valid:
+		return "No anomaly found: the history could have happened on a correct system."
+	case core.Invalid:
+		return "The history could not have happened on a correct system: the checkers below say why."
+	}
+	return "A checker could not decide (its time or memory budget ran out, or the run did not finish); this is not a pass."
+}
+
+// pageData is the JSON the page's script reads.
+type pageData struct {
+	Timeline *timelineJSON `json:"timeline"`
+}
+
+func buildReport(dir string) (*reportData, error) {
 	named := dir // the real folder, when dir is a link such as latest
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		named = real
@@ -165,6 +234,7 @@ func buildReport(dir string) *reportData {
 		Title:        filepath.Base(filepath.Dir(named)),
 		Verdict:      "not checked",
 		VerdictClass: "unknown",
+		Script:       template.JS(reportScript),
 	}
 	problem := func(format string, args ...any) {
 		d.Problems = append(d.Problems, fmt.Sprintf(format, args...))
@@ -181,6 +251,7 @@ func buildReport(dir string) *reportData {
 	default:
 		d.Verdict = string(res.Verdict)
 		d.VerdictClass = verdictClass(res.Verdict)
+		d.VerdictText = verdictText(res.Verdict)
 		d.RunErrors = res.Errors
 		switch {
 		case res.DurationNS > 0:
@@ -198,6 +269,7 @@ func buildReport(dir string) *reportData {
 			d.TestJSON = string(raw)
 		} else {
 			d.TestJSON = pretty.String()
+			d.Config = topLevelFields(raw)
 			var fields map[string]any
 			if json.Unmarshal(raw, &fields) == nil {
 				if s, ok := fields["command"].(string); ok {
@@ -214,26 +286,9 @@ func buildReport(dir string) *reportData {
 		problem("%s: %v", TestFile, err)
 	}
 
-	// history.jsonl: one streaming pass collects counts, nemesis events and
-	// the events the anomalies name.
-	var needed map[int]bool
-	if res != nil {
-		needed = make(map[int]bool)
-		for _, c := range res.Checkers {
-			for ai, a := range c.Anomalies {
-				if ai >= maxAnomaliesShown {
-					break
-				}
-				for ei, i := range a.Events {
-					if ei >= maxEventsShown {
-						break
-					}
-					needed[i] = true
-				}
-			}
-		}
-	}
-	hs := scanForReport(filepath.Join(dir, HistoryFile), needed)
+	// history.jsonl, read whole: the timeline and charts need every
+	// operation.
+	hs := readForReport(filepath.Join(dir, HistoryFile))
 	switch {
 	case errors.Is(hs.err, fs.ErrNotExist):
 		problem("%s is missing", HistoryFile)
@@ -255,14 +310,47 @@ func buildReport(dir string) *reportData {
 		d.Events = counts.Events
 		d.Counts = viewCounts(*counts)
 	}
-	d.Nemesis = hs.nemesis
-	d.NemesisMore = hs.nemesisMore
+	for _, e := range hs.h {
+		if e.Process != core.NemesisProcess {
+			continue
+		}
+		if len(d.Nemesis) == maxNemesisShown {
+			d.NemesisMore++
+			continue
+		}
+		d.Nemesis = append(d.Nemesis, nemesisView{
+			Time:  formatTime(e.Time),
+			F:     e.F,
+			Type:  string(e.Type),
+			Value: valueText(e.Value),
+			Node:  e.Node,
+			Error: e.Error,
+		})
+	}
 	if d.Duration == "" && hs.lastTime > 0 {
 		d.Duration = time.Duration(hs.lastTime).Round(time.Millisecond).String() + " (from the history)"
 	}
 
+	// Operations: the history's invocations paired with their completions.
+	ops, err := checkers.Pair(hs.h)
+	if err != nil {
+		problem("the timeline and charts are left out: %v", err)
+		ops = nil
+	}
+	opOf := make([]int, len(hs.h))
+	for i := range opOf {
+		opOf[i] = -1
+	}
+	for i, op := range ops {
+		opOf[op.Invoke] = i
+		if op.Completed() {
+			opOf[op.Complete] = i
+		}
+	}
+
 	// Checkers.
 	checkerFiles := map[string]bool{}
+	var anomalyEvents [][]int
 	if res != nil {
 		for _, c := range res.Checkers {
 			cv := checkerView{
@@ -280,7 +368,15 @@ func buildReport(dir string) *reportData {
 					cv.AnomalyMore = len(c.Anomalies) - ai
 					break
 				}
-				cv.Anomalies = append(cv.Anomalies, hs.anomalyView(a))
+				av := anomalyOps(a, hs.h, ops, opOf)
+				av.ID = len(anomalyEvents)
+				anomalyEvents = append(anomalyEvents, a.Events)
+				for _, i := range a.Events {
+					if i >= 0 && i < len(opOf) && opOf[i] >= 0 {
+						av.Linked = true
+					}
+				}
+				cv.Anomalies = append(cv.Anomalies, av)
 			}
 			if c.Details != nil {
 				var b bytes.Buffer
@@ -293,6 +389,32 @@ func buildReport(dir string) *reportData {
 			}
 			d.Checkers = append(d.Checkers, cv)
 		}
+	}
+	d.AnomaliesShown = len(anomalyEvents)
+
+	// Timeline and charts.
+	end := hs.lastTime
+	windows, marks := faultWindows(hs.h, end)
+	for _, w := range windows {
+		d.FaultWindows = append(d.FaultWindows, faultView{F: w.F, Start: formatTime(w.Start), End: formatTime(w.End),
+			Open: w.Open, Color: template.CSS(w.Color), Value: w.Value, Error: w.Error})
+	}
+	if len(ops) > 0 || len(windows) > 0 || len(marks) > 0 {
+		d.HasTimeline = true
+		tl := buildTimeline(ops, end, windows, marks, opOf, anomalyEvents)
+		if tl.ValuesDropped {
+			d.TimelineNote = "Values are left out of the timeline to keep this page small; history.jsonl has them."
+		}
+		raw, err := json.Marshal(pageData{Timeline: tl}) // escapes <, > and & for the script element
+		if err != nil {
+			return nil, fmt.Errorf("encode timeline: %w", err)
+		}
+		d.Data = template.JS(raw)
+		d.LatencySVG = latencyChart(ops, end, windows)
+		d.ThroughputSVG = throughputChart(ops, end, windows)
+		d.ChartCaption = chartCaption(ops, end)
+	} else {
+		d.Data = template.JS(`{"timeline":null}`)
 	}
 
 	// Files.
@@ -320,7 +442,8 @@ func buildReport(dir string) *reportData {
 		d.OtherFiles = append(d.OtherFiles, linkTo(dir, name))
 	}
 	// Node logs: the files directly in nodes/<node>/; subfolders (data
-	// directories) are linked as folders, not listed file by file.
+	// directories) are linked as folders, not listed file by file. The
+	// end of each .log file is shown inline.
 	nodes, err := os.ReadDir(filepath.Join(dir, NodesDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		problem("list node files: %v", err)
@@ -340,12 +463,180 @@ func buildReport(dir string) *reportData {
 			continue
 		}
 		for _, f := range files {
-			if !strings.HasPrefix(f.Name(), ".") {
-				d.NodeFiles = append(d.NodeFiles, linkTo(dir, rel+"/"+f.Name()))
+			if strings.HasPrefix(f.Name(), ".") {
+				continue
+			}
+			link := linkTo(dir, rel+"/"+f.Name())
+			d.NodeFiles = append(d.NodeFiles, link)
+			if f.Type().IsRegular() && strings.HasSuffix(f.Name(), ".log") {
+				nl, err := tailLog(filepath.Join(dir, NodesDir, n.Name(), f.Name()))
+				if err != nil {
+					problem("read %s: %v", rel+"/"+f.Name(), err)
+					continue
+				}
+				nl.Link = link
+				d.NodeLogs = append(d.NodeLogs, nl)
 			}
 		}
 	}
-	return d
+	return d, nil
+}
+
+// historyRead is what the report takes from the history.
+type historyRead struct {
+	h        core.History
+	info     HistoryInfo
+	err      error
+	counter  counter
+	lastTime int64
+}
+
+// readForReport reads the history at path. On a bad line it keeps the
+// events before it and the error.
+func readForReport(path string) *historyRead {
+	hs := &historyRead{}
+	f, err := os.Open(path)
+	if err != nil {
+		hs.err = err
+		return hs
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		hs.h = make(core.History, 0, min(st.Size()/96, 1<<26)+16)
+	}
+	hs.info, hs.err = ScanHistory(f, HistoryFile, nil, func(e core.Event) error {
+		hs.counter.add(e)
+		hs.lastTime = max(hs.lastTime, e.Time)
+		hs.h = append(hs.h, e)
+		return nil
+	})
+	return hs
+}
+
+// anomalyOps shows the operations an anomaly names: each event with its
+// partner (invocation or completion), the named ones marked.
+func anomalyOps(a core.Anomaly, h core.History, ops []checkers.Operation, opOf []int) anomalyView {
+	av := anomalyView{Kind: a.Kind, Key: a.Key, Description: a.Description}
+	events := a.Events
+	if len(events) > maxEventsShown {
+		av.OpsMore = len(events) - maxEventsShown
+		events = events[:maxEventsShown]
+	}
+	named := make(map[int]bool, len(events))
+	for _, i := range events {
+		named[i] = true
+	}
+	shown := make(map[int]bool, len(events))
+	for _, i := range events {
+		if shown[i] {
+			continue
+		}
+		shown[i] = true
+		if i < 0 || i >= len(h) {
+			av.Ops = append(av.Ops, opView{Lines: []opLine{{Text: fmt.Sprintf("#%d (not in the history)", i), Named: true}}})
+			continue
+		}
+		e := h[i]
+		line := opLine{Text: formatEvent(e), Named: true}
+		p, paired := -1, false
+		if opOf[i] >= 0 {
+			op := ops[opOf[i]]
+			if op.Completed() {
+				p, paired = op.Invoke, true
+				if i == op.Invoke {
+					p = op.Complete
+				}
+			}
+		}
+		var partner opLine
+		if paired {
+			shown[p] = true
+			partner = opLine{Text: formatEvent(h[p]), Named: named[p]}
+		}
+		var op opView
+		switch {
+		case e.Type != core.Invoke && paired:
+			op.Lines = []opLine{partner, line}
+		case e.Type == core.Invoke && paired:
+			op.Lines = []opLine{line, partner}
+		case e.Type == core.Invoke && e.Process != core.NemesisProcess:
+			op.Lines = []opLine{line, {Text: "        never completed (counts as info)"}}
+		default:
+			op.Lines = []opLine{line}
+		}
+		av.Ops = append(av.Ops, op)
+	}
+	return av
+}
+
+// topLevelFields lists the fields of a JSON object in file order, each
+// value as compact JSON (strings unquoted).
+func topLevelFields(raw []byte) []configField {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var out []configField
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return out
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out = append(out, configField{Name: name, Value: s})
+			continue
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, v) == nil {
+			v = compact.Bytes()
+		}
+		out = append(out, configField{Name: name, Value: cutText(string(v), maxValueShown)})
+	}
+	return out
+}
+
+// tailLog reads the last lines of a log file.
+func tailLog(path string) (nodeLog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nodeLog{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nodeLog{}, err
+	}
+	off := max(st.Size()-maxLogTail, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return nodeLog{}, err
+	}
+	var nl nodeLog
+	if off > 0 {
+		// Drop the partial first line.
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			buf = buf[i+1:]
+		}
+		nl.Truncated = true
+	}
+	text := strings.TrimRight(strings.ToValidUTF8(string(buf), "\uFFFD"), "\n")
+	lines := strings.Split(text, "\n")
+	if len(lines) > maxLogLines {
+		lines = lines[len(lines)-maxLogLines:]
+		nl.Truncated = true
+	}
+	if text == "" {
+		lines = nil
+	}
+	nl.Tail = strings.Join(lines, "\n")
+	nl.Lines = len(lines)
+	return nl, nil
 }
 
 func hasPrefixIn(m map[string]bool, prefix string) bool {
@@ -396,111 +687,6 @@ func viewCounts(c Counts) *countsView {
 		v.Rows = append(v.Rows, countRow{F: f, OpCounts: c.ByF[f]})
 	}
 	return v
-}
-
-// historyScan is what the report takes from the history in one pass.
-type historyScan struct {
-	info        HistoryInfo
-	err         error
-	counter     counter
-	nemesis     []nemesisView
-	nemesisMore int
-	lastTime    int64
-	events      map[int]core.Event // the events anomalies name, and their partners
-	partner     map[int]int
-}
-
-func scanForReport(path string, needed map[int]bool) *historyScan {
-	hs := &historyScan{events: map[int]core.Event{}, partner: map[int]int{}}
-	f, err := os.Open(path)
-	if err != nil {
-		hs.err = err
-		return hs
-	}
-	defer f.Close()
-	open := map[int]core.Event{}
-	hs.info, hs.err = ScanHistory(f, HistoryFile, nil, func(e core.Event) error {
-		hs.counter.add(e)
-		hs.lastTime = max(hs.lastTime, e.Time)
-		if needed[e.Index] {
-			hs.events[e.Index] = e
-		}
-		if e.Process == core.NemesisProcess {
-			if len(hs.nemesis) < maxNemesisShown {
-				hs.nemesis = append(hs.nemesis, nemesisView{
-					Time:  formatTime(e.Time),
-					F:     e.F,
-					Type:  string(e.Type),
-					Value: valueText(e.Value),
-					Node:  e.Node,
-					Error: e.Error,
-				})
-			} else {
-				hs.nemesisMore++
-			}
-			return nil
-		}
-		if e.Type == core.Invoke {
-			open[e.Process] = e
-			return nil
-		}
-		if inv, ok := open[e.Process]; ok {
-			delete(open, e.Process)
-			if needed[inv.Index] || needed[e.Index] {
-				hs.events[inv.Index] = inv
-				hs.events[e.Index] = e
-				hs.partner[inv.Index] = e.Index
-				hs.partner[e.Index] = inv.Index
-			}
-		}
-		return nil
-	})
-	return hs
-}
-
-func (hs *historyScan) anomalyView(a core.Anomaly) anomalyView {
-	av := anomalyView{Kind: a.Kind, Key: a.Key, Description: a.Description}
-	events := a.Events
-	if len(events) > maxEventsShown {
-		av.OpsMore = len(events) - maxEventsShown
-		events = events[:maxEventsShown]
-	}
-	named := make(map[int]bool, len(events))
-	for _, i := range events {
-		named[i] = true
-	}
-	shown := make(map[int]bool, len(events))
-	for _, i := range events {
-		if shown[i] {
-			continue
-		}
-		shown[i] = true
-		e, ok := hs.events[i]
-		if !ok {
-			av.Ops = append(av.Ops, opView{Lines: []opLine{{Text: fmt.Sprintf("#%d (not in the history)", i), Named: true}}})
-			continue
-		}
-		line := opLine{Text: formatEvent(e), Named: true}
-		p, paired := hs.partner[i]
-		var partner opLine
-		if paired {
-			shown[p] = true
-			partner = opLine{Text: formatEvent(hs.events[p]), Named: named[p]}
-		}
-		var op opView
-		switch {
-		case e.Type != core.Invoke && paired:
-			op.Lines = []opLine{partner, line}
-		case e.Type == core.Invoke && paired:
-			op.Lines = []opLine{line, partner}
-		case e.Type == core.Invoke && e.Process != core.NemesisProcess:
-			op.Lines = []opLine{line, {Text: "        never completed (counts as info)"}}
-		default:
-			op.Lines = []opLine{line}
-		}
-		av.Ops = append(av.Ops, op)
-	}
-	return av
 }
 
 // formatTime shows nanoseconds since the run started as seconds.

@@ -147,7 +147,21 @@ func TestReportContent(t *testing.T) {
 	if n := strings.Count(page, "#0         0.001s"); n != 2 {
 		t.Errorf("event 0 shown %d times, want 2 (once per anomaly)", n)
 	}
-	if strings.Contains(strings.ToLower(page), "<script") || strings.Contains(page, "<b>") {
+	// The page has exactly two script elements, its data and its code;
+	// values from the run folder appear escaped in the data and nowhere
+	// else unescaped.
+	if n := strings.Count(strings.ToLower(page), "<script"); n != 2 {
+		t.Errorf("report has %d script elements, want 2", n)
+	}
+	data := scriptData(t, page)
+	if strings.Contains(strings.ToLower(data), "<script") || strings.Contains(strings.ToLower(data), "</script") {
+		t.Error("the embedded data holds an unescaped script tag")
+	}
+	if !strings.Contains(data, `\u003cscript\u003ealert(1)\u003c/script\u003e`) {
+		t.Error("the embedded data lacks the history's key, escaped")
+	}
+	rest := page[:strings.Index(page, `<script type="application/json"`)]
+	if strings.Contains(strings.ToLower(rest), "<script") || strings.Contains(rest, "<b>") {
 		t.Error("a value from the run folder appears unescaped in the report")
 	}
 	if n := strings.Count(page, "&lt;script&gt;alert(1)&lt;/script&gt;"); n < 5 {
@@ -172,6 +186,22 @@ func TestReportContent(t *testing.T) {
 	if again := readReport(t, filepath.Join(r.Root, LatestLink)); again != page {
 		t.Error("rendering through the latest link gives a different page")
 	}
+}
+
+// scriptData returns the JSON text of the page's data element.
+func scriptData(t *testing.T, page string) string {
+	t.Helper()
+	const open = `<script type="application/json" id="report-data">`
+	i := strings.Index(page, open)
+	if i < 0 {
+		t.Fatal("report has no data element")
+	}
+	rest := page[i+len(open):]
+	j := strings.Index(rest, "</script>")
+	if j < 0 {
+		t.Fatal("report's data element is not closed")
+	}
+	return rest[:j]
 }
 
 func TestReportOfIncompleteRun(t *testing.T) {

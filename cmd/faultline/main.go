@@ -62,7 +62,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newRun(), newCheck(), newList(), newVersion(), newImages(), newCleanup())
+	root.AddCommand(newRun(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe())
 	return root
 }
 
