@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
@@ -292,7 +293,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopGrace+time.Minute)
 		defer cancel()
 		if cerr := c.Close(cctx); cerr != nil {
-			err = joinErrors(err, fmt.Errorf("clean up after failed start: %w", cerr))
+			err = proxylink.JoinErrors(err, fmt.Errorf("clean up after failed start: %w", cerr))
 		}
 		return nil, err
 	}
@@ -384,7 +385,7 @@ func (c *Cluster) Network() string { return c.net.name }
 func (c *Cluster) ClientAddrs() []string {
 	out := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
-		out[i] = n.link.addr
+		out[i] = n.link.Addr
 	}
 	return out
 }
@@ -483,8 +484,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	c.logs.Wait()
 	for _, n := range c.nodes {
 		if n.link != nil {
-			n.link.proxy.Stop()
-			close(n.link.ops)
+			n.link.Close()
 		}
 	}
 	if !waitGroup(&c.workers, 2*time.Second) {
@@ -495,7 +495,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	if c.own != nil {
 		c.own.Close()
 	}
-	err := joinErrors(errs...)
+	err := proxylink.JoinErrors(errs...)
 	if err != nil {
 		c.log.Warn("cluster closed with errors", "err", err)
 	} else {
@@ -554,7 +554,7 @@ func (c *Cluster) each(ctx context.Context, nodes []*node, fn func(context.Conte
 		wg.Go(func() { errs[i] = fn(ctx, n) })
 	}
 	wg.Wait()
-	return joinErrors(errs...)
+	return proxylink.JoinErrors(errs...)
 }
 
 // Layout is the cluster's shape as written to nodes/cluster.json in the
@@ -643,8 +643,8 @@ func (c *Cluster) writeLayout() error {
 		if n.link == nil {
 			continue
 		}
-		l.Links = append(l.Links, LayoutLink{From: "client", To: n.name, Addr: n.link.addr, Upstream: n.link.upstream})
-		l.Addrs = append(l.Addrs, n.link.addr)
+		l.Links = append(l.Links, LayoutLink{From: "client", To: n.name, Addr: n.link.Addr, Upstream: n.link.Upstream()})
+		l.Addrs = append(l.Addrs, n.link.Addr)
 	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
@@ -655,30 +655,3 @@ func (c *Cluster) writeLayout() error {
 	}
 	return nil
 }
-
-// joinErrors is errors.Join on one line: the parts are separated by "; ".
-// It returns nil when every part is nil.
-func joinErrors(errs ...error) error {
-	var out multiError
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-type multiError []error
-
-func (m multiError) Error() string {
-	parts := make([]string, len(m))
-	for i, e := range m {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (m multiError) Unwrap() []error { return m }

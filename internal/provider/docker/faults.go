@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -339,9 +340,9 @@ func (c *Cluster) SetLatency(ctx context.Context, latency, jitter time.Duration)
 		}
 	}
 	c.latency = latencyState{on: true, latency: latency, jitter: jitter, netem: c.netem.ok}
-	streams := []string{streamUp, streamDown}
+	streams := []string{proxylink.Upstream, proxylink.Downstream}
 	if c.netem.ok {
-		streams = []string{streamUp}
+		streams = []string{proxylink.Upstream}
 		if err := c.syncLive(ctx, c.syncNetem); err != nil {
 			return fmt.Errorf("latency: %w", err)
 		}
@@ -351,7 +352,7 @@ func (c *Cluster) SetLatency(ctx context.Context, latency, jitter time.Duration)
 	}
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := c.apply(tctx, c.links(), func(l *link) error { return setLatencyToxic(l, latency, jitter, streams...) }); err != nil {
+	if err := proxylink.Apply(tctx, c.links(), proxylink.Delay(latency, jitter, streams...)); err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
 	if c.netem.ok {
@@ -374,7 +375,7 @@ func (c *Cluster) ClearLatency(ctx context.Context) error {
 	c.latency = latencyState{}
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := c.apply(tctx, c.links(), clearLatencyToxic); err != nil {
+	if err := proxylink.Apply(tctx, c.links(), func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicLatency) }); err != nil {
 		return fmt.Errorf("clear latency: %w", err)
 	}
 	if was.netem {
@@ -621,11 +622,11 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		problems = append(problems, err.Error())
 	}
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
-	err := c.apply(tctx, c.links(), func(l *link) error {
-		if err := l.proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+	err := proxylink.Apply(tctx, c.links(), func(l *proxylink.Link) error {
+		if err := l.Proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
 			return fmt.Errorf("restart proxy: %w", err)
 		}
-		l.proxy.Toxics.ResetToxics(context.Background())
+		l.Proxy.Toxics.ResetToxics(context.Background())
 		return nil
 	})
 	cancel()
@@ -714,9 +715,9 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 			note(n, fmt.Sprintf("node %s: netem qdisc left", n.name))
 		}
 		if n.link != nil {
-			if p := linkProblem(ctx, n.link, n.hostAddr); p != "" {
+			if p := proxylink.Problem(ctx, n.link, "published port", n.hostAddr); p != "" {
 				mu.Lock()
-				found[n.link.name] = fmt.Sprintf("link %s: %s", n.link.name, p)
+				found[n.link.Name] = fmt.Sprintf("link %s: %s", n.link.Name, p)
 				mu.Unlock()
 			}
 		}

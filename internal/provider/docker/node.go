@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/client"
 
 	internalnode "github.com/faultline/faultline/internal/node"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -61,9 +62,9 @@ type node struct {
 	cfg       targets.NodeConfig
 
 	id       string
-	ip       netip.Addr // on the run's network
-	hostAddr string     // published API port, 127.0.0.1:port
-	link     *link      // the client proxy
+	ip       netip.Addr      // on the run's network
+	hostAddr string          // published API port, 127.0.0.1:port
+	link     *proxylink.Link // the client proxy
 	killed   bool
 	paused   bool
 	// stale is set when the node could not take the current fault state
@@ -444,7 +445,7 @@ func appendLine(path, line string) error {
 // all answer, a container stops, ReadyTimeout passes, ctx ends or Close
 // begins. The caller holds mu.
 func (c *Cluster) waitReady(ctx context.Context, nodes []*node) error {
-	return joinErrors(c.waitEachReady(ctx, nodes)...)
+	return proxylink.JoinErrors(c.waitEachReady(ctx, nodes)...)
 }
 
 // waitEachReady is waitReady with one result per node.

@@ -12,6 +12,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -36,7 +37,7 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 		return err
 	}
 	defer c.mu.Unlock()
-	want := map[*link]bool{}
+	want := map[*proxylink.Link]bool{}
 	for a, bs := range g {
 		if _, err := c.node("partition", a); err != nil {
 			return err
@@ -52,7 +53,7 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 			want[c.pair[[2]string{b, a}]] = true
 		}
 	}
-	var add, remove []*link
+	var add, remove []*proxylink.Link
 	for _, l := range c.peers {
 		switch {
 		case want[l] && !c.cut[l]:
@@ -69,10 +70,10 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 	for _, l := range add {
 		c.cut[l] = true
 	}
-	if err := c.apply(tctx, add, blackhole); err != nil {
+	if err := proxylink.Apply(tctx, add, proxylink.Blackhole); err != nil {
 		return fmt.Errorf("partition: %w", err)
 	}
-	if err := c.apply(tctx, remove, func(l *link) error { return removeToxic(l, toxicPartition) }); err != nil {
+	if err := proxylink.Apply(tctx, remove, func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
 		return fmt.Errorf("partition: %w", err)
 	}
 	for _, l := range remove {
@@ -93,7 +94,7 @@ func (c *Cluster) HealPartition(ctx context.Context) error {
 	defer c.mu.Unlock()
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := c.apply(tctx, c.peers, func(l *link) error { return removeToxic(l, toxicPartition) }); err != nil {
+	if err := proxylink.Apply(tctx, c.peers, func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
 		return fmt.Errorf("heal partition: %w", err)
 	}
 	clear(c.cut)
@@ -116,7 +117,7 @@ func (c *Cluster) SetLatency(ctx context.Context, latency, jitter time.Duration)
 	defer c.mu.Unlock()
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := c.apply(tctx, c.allLinks(), delay(latency, jitter)); err != nil {
+	if err := proxylink.Apply(tctx, c.allLinks(), proxylink.Delay(latency, jitter, proxylink.Upstream, proxylink.Downstream)); err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
 	c.log.Info("latency set", "latency", latency, "jitter", jitter)
@@ -132,7 +133,7 @@ func (c *Cluster) ClearLatency(ctx context.Context) error {
 	defer c.mu.Unlock()
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := c.apply(tctx, c.allLinks(), func(l *link) error { return removeToxic(l, toxicLatency) }); err != nil {
+	if err := proxylink.Apply(tctx, c.allLinks(), func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicLatency) }); err != nil {
 		return fmt.Errorf("clear latency: %w", err)
 	}
 	c.log.Info("latency cleared")
@@ -284,11 +285,11 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 	}
 	links := c.allLinks()
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
-	err := c.apply(tctx, links, func(l *link) error {
-		if err := l.proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+	err := proxylink.Apply(tctx, links, func(l *proxylink.Link) error {
+		if err := l.Proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
 			return fmt.Errorf("restart proxy: %w", err)
 		}
-		l.proxy.Toxics.ResetToxics(context.Background())
+		l.Proxy.Toxics.ResetToxics(context.Background())
 		return nil
 	})
 	cancel()
@@ -338,7 +339,7 @@ func (n *nodeProc) processProblem() string {
 
 // checkLinks polls every link until none has a problem or ReadyTimeout
 // passes, and returns the problems left.
-func (c *Cluster) checkLinks(ctx context.Context, links []*link) []string {
+func (c *Cluster) checkLinks(ctx context.Context, links []*proxylink.Link) []string {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
 	tick := time.NewTicker(linkPoll)
@@ -346,9 +347,9 @@ func (c *Cluster) checkLinks(ctx context.Context, links []*link) []string {
 	var last []string // problems of the last complete round
 	for {
 		var mu sync.Mutex
-		found := map[*link]string{}
-		err := c.apply(ctx, links, func(l *link) error {
-			if p := linkProblem(ctx, l); p != "" {
+		found := map[*proxylink.Link]string{}
+		err := proxylink.Apply(ctx, links, func(l *proxylink.Link) error {
+			if p := proxylink.Problem(ctx, l, "upstream", l.Upstream()); p != "" {
 				mu.Lock()
 				found[l] = p
 				mu.Unlock()
@@ -364,10 +365,10 @@ func (c *Cluster) checkLinks(ctx context.Context, links []*link) []string {
 		}
 		mu.Lock()
 		last = last[:0:0]
-		var bad []*link
+		var bad []*proxylink.Link
 		for _, l := range links {
 			if p, ok := found[l]; ok {
-				last = append(last, fmt.Sprintf("link %s: %s", l.name, p))
+				last = append(last, fmt.Sprintf("link %s: %s", l.Name, p))
 				bad = append(bad, l)
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
@@ -155,9 +156,9 @@ type Cluster struct {
 	ports  []int // reserved node ports, released by Close
 
 	server  *toxiproxy.ApiServer
-	clients []*link             // indexed like nodes
-	peers   []*link             // every directed node-to-node link
-	pair    map[[2]string]*link // (from, to) -> link
+	clients []*proxylink.Link             // indexed like nodes
+	peers   []*proxylink.Link             // every directed node-to-node link
+	pair    map[[2]string]*proxylink.Link // (from, to) -> link
 
 	// life is cancelled when Close begins, so that waits inside fault
 	// methods stop early and Close can take mu.
@@ -169,7 +170,7 @@ type Cluster struct {
 
 	mu     sync.Mutex // serialises fault methods and Close
 	closed bool
-	cut    map[*link]bool // links partitioned by Partition
+	cut    map[*proxylink.Link]bool // links partitioned by Partition
 }
 
 var _ nemesis.Cluster = (*Cluster)(nil)
@@ -189,8 +190,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("provider", "local"),
 		byName: map[string]*nodeProc{},
-		pair:   map[[2]string]*link{},
-		cut:    map[*link]bool{},
+		pair:   map[[2]string]*proxylink.Link{},
+		cut:    map[*proxylink.Link]bool{},
 		spawn:  newSpawner(),
 	}
 	c.life, c.stopLife = context.WithCancel(context.Background())
@@ -260,7 +261,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			}
 			c.peers = append(c.peers, l)
 			c.pair[[2]string{from.name, to.name}] = l
-			from.cfg.Peers[to.name] = l.addr
+			from.cfg.Peers[to.name] = l.Addr
 		}
 	}
 
@@ -286,7 +287,7 @@ func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
 func (c *Cluster) ClientAddrs() []string {
 	out := make([]string, len(c.clients))
 	for i, l := range c.clients {
-		out[i] = l.addr
+		out[i] = l.Addr
 	}
 	return out
 }
@@ -316,7 +317,7 @@ func (c *Cluster) LinkAddr(from, to string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return l.addr, true
+	return l.Addr, true
 }
 
 // Close stops the cluster: it resumes paused nodes, sends SIGTERM to every
@@ -335,8 +336,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	c.closed = true
 	err := c.stopAll(ctx)
 	for _, l := range c.allLinks() {
-		l.proxy.Stop()
-		close(l.ops)
+		l.Close()
 	}
 	c.spawn.close()
 	releasePorts(c.ports)
@@ -356,7 +356,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return err
 }
 
-func (c *Cluster) allLinks() []*link {
+func (c *Cluster) allLinks() []*proxylink.Link {
 	return append(slices.Clone(c.clients), c.peers...)
 }
 
@@ -421,8 +421,8 @@ func (c *Cluster) writeLayout() error {
 		l.Addrs = append(l.Addrs, np.cfg.APIAddr, np.cfg.PeerAddr)
 	}
 	for _, k := range c.allLinks() {
-		l.Links = append(l.Links, LayoutLink{From: k.from, To: k.to, Addr: k.addr, Upstream: k.upstream})
-		l.Addrs = append(l.Addrs, k.addr)
+		l.Links = append(l.Links, LayoutLink{From: k.From, To: k.To, Addr: k.Addr, Upstream: k.Upstream()})
+		l.Addrs = append(l.Addrs, k.Addr)
 	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {

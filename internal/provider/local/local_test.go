@@ -109,7 +109,7 @@ func (c *Cluster) usedAddrs() []string {
 		out = append(out, n.cfg.APIAddr, n.cfg.PeerAddr)
 	}
 	for _, l := range c.allLinks() {
-		out = append(out, l.addr)
+		out = append(out, l.Addr)
 	}
 	return out
 }
@@ -361,8 +361,8 @@ func TestLatencyDelaysEveryLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range c.allLinks() {
-		if ts := l.proxy.Toxics.GetToxicArray(); len(ts) != 0 {
-			t.Errorf("link %s keeps %d toxics after ClearLatency", l.name, len(ts))
+		if ts := l.Proxy.Toxics.GetToxicArray(); len(ts) != 0 {
+			t.Errorf("link %s keeps %d toxics after ClearLatency", l.Name, len(ts))
 		}
 	}
 	mustAnswer(t, c.ClientAddrs()[0], "ping", "ok")
@@ -482,8 +482,8 @@ func TestHealAllAfterMixedFaults(t *testing.T) {
 		}
 	}
 	for _, l := range c.allLinks() {
-		if ts := l.proxy.Toxics.GetToxicArray(); len(ts) != 0 {
-			t.Errorf("link %s keeps %d toxics", l.name, len(ts))
+		if ts := l.Proxy.Toxics.GetToxicArray(); len(ts) != 0 {
+			t.Errorf("link %s keeps %d toxics", l.Name, len(ts))
 		}
 	}
 	for k, a := range c.ClientAddrs() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/node"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -197,7 +198,7 @@ func exitStatus(err error) string {
 // answer, a process exits, ReadyTimeout passes, ctx ends or Close begins.
 // The caller holds mu.
 func (c *Cluster) waitReady(ctx context.Context, nodes []*nodeProc) error {
-	return joinErrors(c.waitEachReady(ctx, nodes)...)
+	return proxylink.JoinErrors(c.waitEachReady(ctx, nodes)...)
 }
 
 // waitEachReady is waitReady with one result per node.
@@ -212,33 +213,6 @@ func (c *Cluster) waitEachReady(ctx context.Context, nodes []*nodeProc) []error 
 	wg.Wait()
 	return errs
 }
-
-// joinErrors is errors.Join on one line: the parts are separated by "; ".
-// It returns nil when every part is nil.
-func joinErrors(errs ...error) error {
-	var out multiError
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-type multiError []error
-
-func (m multiError) Error() string {
-	parts := make([]string, len(m))
-	for i, e := range m {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (m multiError) Unwrap() []error { return m }
 
 func (c *Cluster) waitOneReady(ctx context.Context, n *nodeProc) error {
 	p := n.proc
@@ -327,7 +301,7 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node %s (pid %d) not reaped: %w", n.name, n.proc.pid, err))
 		}
 	}
-	return joinErrors(errs...)
+	return proxylink.JoinErrors(errs...)
 }
 
 // procState returns the state letter of /proc/<pid>/stat (R, S, D, T, t,
