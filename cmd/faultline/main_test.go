@@ -247,20 +247,24 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
 	}
 }
 
-func TestSIGINTCleansUp(t *testing.T) {
-	results := t.TempDir()
-	cmd, dir := startRun(t, results, 200, "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
-	if len(nodeProcesses(t, dir)) != 3 {
-		t.Fatalf("expected 3 live node processes mid-run")
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	if code := waitExit(t, cmd, 60*time.Second); code != 3 {
-		t.Errorf("interrupted run exit %d, want 3", code)
-	}
-	assertNothingLeft(t, dir)
-	// What was recorded is kept and checkable.
-	if code, out, stderr := cli(t, "check", dir); code > 2 {
-		t.Fatalf("check of interrupted run: exit %d: %s %s", code, out, stderr)
+func TestSIGINTAndSIGTERMCleanUp(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			results := t.TempDir()
+			cmd, dir := startRun(t, results, 200, "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
+			if len(nodeProcesses(t, dir)) != 3 {
+				t.Fatalf("expected 3 live node processes mid-run")
+			}
+			cmd.Process.Signal(sig)
+			if code := waitExit(t, cmd, 60*time.Second); code != 3 {
+				t.Errorf("interrupted run exit %d, want 3", code)
+			}
+			assertNothingLeft(t, dir)
+			// What was recorded is kept and checkable.
+			if code, out, stderr := cli(t, "check", dir); code > 2 {
+				t.Fatalf("check of interrupted run: exit %d: %s %s", code, out, stderr)
+			}
+		})
 	}
 }
 
