@@ -8,6 +8,7 @@ import (
 	"github.com/faultline/faultline/internal/core"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/targets"
 )
 
 // Providers lists the --provider choices.
@@ -22,12 +23,11 @@ func (t Test) Validate() error {
 	if !ok {
 		return bad("unknown target %q; valid targets: %s", t.Target, strings.Join(registry.TargetNames(), ", "))
 	}
-	var variants []string
-	for _, v := range tg.Variants() {
-		variants = append(variants, v.Name)
+	if t.Variant == "" {
+		return bad("--variant must name a variant of %s: %s", t.Target, strings.Join(targets.VariantNames(tg), ", "))
 	}
-	if !slices.Contains(variants, t.Variant) {
-		return bad("unknown variant %q of target %s; valid variants: %s", t.Variant, t.Target, strings.Join(variants, ", "))
+	if _, err := targets.ResolveVariant(tg, t.Variant); err != nil {
+		return err
 	}
 	if _, ok := registry.Workload(t.Workload); !ok || !slices.Contains(tg.Workloads(), t.Workload) {
 		return bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, t.Target, strings.Join(tg.Workloads(), ", "))

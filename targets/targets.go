@@ -6,6 +6,8 @@ package targets
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/faultline/faultline/internal/core"
 )
@@ -57,4 +59,28 @@ type Target interface {
 	// nodes whose client APIs are at addrs (indexed like NodeConfig.Nodes),
 	// starting with addrs[first]. The caller closes it.
 	NewClient(workload, variant string, nodes []string, addrs []string, first int) (core.Client, error)
+}
+
+// VariantNames lists t's variant names, the default first.
+func VariantNames(t Target) []string {
+	vs := t.Variants()
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return names
+}
+
+// ResolveVariant returns variant when t has it, t's default variant when
+// variant is empty, and otherwise an error wrapping core.ErrBadInput that
+// lists the valid variants.
+func ResolveVariant(t Target, variant string) (string, error) {
+	names := VariantNames(t)
+	switch {
+	case variant == "" && len(names) > 0:
+		return names[0], nil
+	case slices.Contains(names, variant):
+		return variant, nil
+	}
+	return "", core.BadInput("unknown variant %q of target %s; valid variants: %s", variant, t.Name(), strings.Join(names, ", "))
 }

@@ -95,13 +95,8 @@ func (c Config) Validate() error {
 		return core.BadInput("local provider: negative timeout")
 	}
 	if c.Variant != "" {
-		vs := c.Target.Variants()
-		names := make([]string, len(vs))
-		for i, v := range vs {
-			names[i] = v.Name
-		}
-		if len(vs) > 0 && !slices.Contains(names, c.Variant) {
-			return core.BadInput("target %s has no variant %q (choose from %s)", c.Target.Name(), c.Variant, strings.Join(names, ", "))
+		if _, err := targets.ResolveVariant(c.Target, c.Variant); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -114,9 +109,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	if c.Variant == "" {
-		if vs := c.Target.Variants(); len(vs) > 0 {
-			c.Variant = vs[0].Name
-		}
+		c.Variant, _ = targets.ResolveVariant(c.Target, "")
 	}
 	if c.Exe == "" {
 		exe, err := os.Executable()
