@@ -19,7 +19,7 @@ func newImages() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newImagesBuild(), newImagesList())
+	cmd.AddCommand(newImagesBuild(), newImagesList(), newImagesPrune())
 	return cmd
 }
 
@@ -102,4 +102,28 @@ func newImagesList() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+func newImagesPrune() *cobra.Command {
+	keep := 1
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove faultline's node images except the newest (the base image stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keep < 0 {
+				return fmt.Errorf("--keep must not be negative, got %d", keep)
+			}
+			cli, err := images.Connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			removed, err := images.Prune(cmd.Context(), cli, keep, os.Stderr)
+			fmt.Printf("removed %d node images\n", len(removed))
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&keep, "keep", keep, "how many of the newest node images to keep")
+	return cmd
 }
