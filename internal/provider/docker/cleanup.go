@@ -9,7 +9,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
-	"github.com/faultline/faultline/internal/provider/proxylink"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 )
 
 // Cleanup removes every container (running or not, by force) and then
@@ -72,7 +72,7 @@ func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep
 	}
 	ns, err := eng.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 	if err != nil {
-		return removed, proxylink.JoinErrors(append(errs, fmt.Errorf("list networks: %w", err))...)
+		return removed, lifecycle.JoinErrors(append(errs, fmt.Errorf("list networks: %w", err))...)
 	}
 	for _, nw := range ns.Items {
 		if !keep(nw.Labels) {
@@ -87,5 +87,5 @@ func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep
 			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
 		}
 	}
-	return removed, proxylink.JoinErrors(errs...)
+	return removed, lifecycle.JoinErrors(errs...)
 }

@@ -33,7 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/internal/core"
-	"github.com/faultline/faultline/internal/provider/proxylink"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
@@ -286,7 +286,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopGrace+time.Minute)
 		defer cancel()
 		if cerr := c.Close(cctx); cerr != nil {
-			err = proxylink.JoinErrors(err, fmt.Errorf("clean up after failed start: %w", cerr))
+			err = lifecycle.JoinErrors(err, fmt.Errorf("clean up after failed start: %w", cerr))
 		}
 		return nil, err
 	}
@@ -488,7 +488,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	if c.own != nil {
 		c.own.Close()
 	}
-	err := proxylink.JoinErrors(errs...)
+	err := lifecycle.JoinErrors(errs...)
 	if err != nil {
 		c.log.Warn("cluster closed with errors", "err", err)
 	} else {
@@ -533,21 +533,12 @@ func (c *Cluster) lockOpen(op string) error {
 // bounded returns ctx limited by d and cut short when Close begins, in
 // which case context.Cause of the result is ErrClosed.
 func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(c.life, func() { cancelCause(ErrClosed) })
-	ctx, cancel := context.WithTimeout(ctx, d)
-	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+	return lifecycle.Bounded(ctx, c.life, d, ErrClosed)
 }
 
 // each runs fn on every node of nodes at once and joins the errors.
 func (c *Cluster) each(ctx context.Context, nodes []*node, fn func(context.Context, *node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = fn(ctx, n) })
-	}
-	wg.Wait()
-	return proxylink.JoinErrors(errs...)
+	return lifecycle.JoinErrors(lifecycle.Each(nodes, func(n *node) error { return fn(ctx, n) })...)
 }
 
 // Layout is the cluster's shape as written to nodes/cluster.json in the

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -22,6 +21,7 @@ import (
 	"github.com/moby/moby/client"
 
 	internalnode "github.com/faultline/faultline/internal/node"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/targets"
 )
@@ -445,20 +445,14 @@ func appendLine(path, line string) error {
 // all answer, a container stops, ReadyTimeout passes, ctx ends or Close
 // begins. The caller holds mu.
 func (c *Cluster) waitReady(ctx context.Context, nodes []*node) error {
-	return proxylink.JoinErrors(c.waitEachReady(ctx, nodes)...)
+	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes)...)
 }
 
 // waitEachReady is waitReady with one result per node.
 func (c *Cluster) waitEachReady(ctx context.Context, nodes []*node) []error {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = c.waitOneReady(ctx, n) })
-	}
-	wg.Wait()
-	return errs
+	return lifecycle.Each(nodes, func(n *node) error { return c.waitOneReady(ctx, n) })
 }
 
 func (c *Cluster) waitOneReady(ctx context.Context, n *node) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
@@ -375,10 +376,7 @@ func (c *Cluster) lockOpen(op string) error {
 // bounded returns ctx limited by d and cut short when Close begins, in
 // which case context.Cause of the result is ErrClosed.
 func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(c.life, func() { cancelCause(ErrClosed) })
-	ctx, cancel := context.WithTimeout(ctx, d)
-	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+	return lifecycle.Bounded(ctx, c.life, d, ErrClosed)
 }
 
 // Layout is the cluster's shape as written to nodes/cluster.json in the

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/node"
-	"github.com/faultline/faultline/internal/provider/proxylink"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -198,20 +198,14 @@ func exitStatus(err error) string {
 // answer, a process exits, ReadyTimeout passes, ctx ends or Close begins.
 // The caller holds mu.
 func (c *Cluster) waitReady(ctx context.Context, nodes []*nodeProc) error {
-	return proxylink.JoinErrors(c.waitEachReady(ctx, nodes)...)
+	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes)...)
 }
 
 // waitEachReady is waitReady with one result per node.
 func (c *Cluster) waitEachReady(ctx context.Context, nodes []*nodeProc) []error {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = c.waitOneReady(ctx, n) })
-	}
-	wg.Wait()
-	return errs
+	return lifecycle.Each(nodes, func(n *nodeProc) error { return c.waitOneReady(ctx, n) })
 }
 
 func (c *Cluster) waitOneReady(ctx context.Context, n *nodeProc) error {
@@ -301,7 +295,7 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node %s (pid %d) not reaped: %w", n.name, n.proc.pid, err))
 		}
 	}
-	return proxylink.JoinErrors(errs...)
+	return lifecycle.JoinErrors(errs...)
 }
 
 // procState returns the state letter of /proc/<pid>/stat (R, S, D, T, t,

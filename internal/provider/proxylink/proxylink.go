@@ -20,6 +20,8 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/toxics"
+
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 )
 
 // Toxic kinds. Each fault owns one toxic per direction of a link, named
@@ -114,10 +116,10 @@ func Apply(ctx context.Context, links []*Link, fn func(*Link) error) error {
 			}
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("%d of %d links not updated: %w", sent-i, len(links), context.Cause(ctx)))
-			return JoinErrors(errs...)
+			return lifecycle.JoinErrors(errs...)
 		}
 	}
-	return JoinErrors(errs...)
+	return lifecycle.JoinErrors(errs...)
 }
 
 // Retarget points l at a new upstream, keeping its listen address and
@@ -255,32 +257,3 @@ func Problem(ctx context.Context, l *Link, what, upstream string) string {
 	}
 	return ""
 }
-
-// JoinErrors is errors.Join on one line: the non-nil parts are separated
-// by "; ", and errors.Is and errors.As see each of them. It returns nil when
-// every part is nil. Providers use it so that a failure report stays one
-// line.
-func JoinErrors(errs ...error) error {
-	var out multiError
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-type multiError []error
-
-func (m multiError) Error() string {
-	parts := make([]string, len(m))
-	for i, e := range m {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (m multiError) Unwrap() []error { return m }

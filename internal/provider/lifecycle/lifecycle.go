@@ -1,0 +1,63 @@
+// Package lifecycle holds what the providers' clusters share around their
+// fault methods: one-line error joining, contexts bounded both by a
+// deadline and by the cluster's closing, and running a step on every node
+// at once.
+package lifecycle
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// JoinErrors is errors.Join on one line: the non-nil parts are separated
+// by "; ", and errors.Is and errors.As see each of them. It returns nil when
+// every part is nil. Providers use it so that a failure report stays one
+// line.
+func JoinErrors(errs ...error) error {
+	var out multiError
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+type multiError []error
+
+func (m multiError) Error() string {
+	parts := make([]string, len(m))
+	for i, e := range m {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m multiError) Unwrap() []error { return m }
+
+// Bounded returns ctx limited by d and also cut short when life ends (the
+// cluster began to close), in which case context.Cause of the result is
+// closed. The caller calls the returned function once it is done.
+func Bounded(ctx, life context.Context, d time.Duration, closed error) (context.Context, context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(life, func() { cancelCause(closed) })
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { stop(); cancel(); cancelCause(context.Canceled) }
+}
+
+// Each runs fn on every item at once, waits for all of them, and returns
+// their errors indexed like items.
+func Each[T any](items []T, fn func(T) error) []error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() { errs[i] = fn(it) })
+	}
+	wg.Wait()
+	return errs
+}

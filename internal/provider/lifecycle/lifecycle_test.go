@@ -1,0 +1,57 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJoinErrors(t *testing.T) {
+	if JoinErrors(nil, nil) != nil {
+		t.Fatal("nil parts joined into an error")
+	}
+	a, b := errors.New("a failed"), errors.New("b failed")
+	err := JoinErrors(a, nil, b)
+	if err.Error() != "a failed; b failed" || !errors.Is(err, a) || !errors.Is(err, b) {
+		t.Fatalf("joined %q", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Fatal("joined error spans lines")
+	}
+}
+
+func TestBoundedEndsWithLife(t *testing.T) {
+	closed := errors.New("closed")
+	life, end := context.WithCancel(context.Background())
+	ctx, cancel := Bounded(context.Background(), life, time.Hour, closed)
+	defer cancel()
+	end()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("bounded context outlived its cluster")
+	}
+	if !errors.Is(context.Cause(ctx), closed) {
+		t.Fatalf("cause %v, want the closed error", context.Cause(ctx))
+	}
+	ctx, cancel = Bounded(context.Background(), context.Background(), time.Millisecond, closed)
+	defer cancel()
+	<-ctx.Done()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the deadline", ctx.Err())
+	}
+}
+
+func TestEach(t *testing.T) {
+	errs := Each([]int{1, 2, 3}, func(i int) error {
+		if i == 2 {
+			return errors.New("two")
+		}
+		return nil
+	})
+	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("errors %v, want one per item in order", errs)
+	}
+}
