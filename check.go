@@ -151,8 +151,9 @@ func WriteList(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", k.Name, k.Description)
 	}
 	fmt.Fprintln(w, "Providers (--provider):")
-	fmt.Fprintf(w, "  %-12s %s\n", "local", "nodes are OS processes on 127.0.0.1; every link passes an in-process proxy")
-	fmt.Fprintf(w, "  %-12s %s\n", "docker", "nodes are containers on a private network made for the run; faults with iptables and the engine API")
+	for _, p := range providers {
+		fmt.Fprintf(w, "  %-12s %s\n", p.Name, p.Description)
+	}
 }
 
 // combine composes the checkers' verdicts: invalid beats unknown beats

@@ -11,8 +11,12 @@ import (
 	"github.com/faultline/faultline/targets"
 )
 
-// Providers lists the --provider choices.
-var providers = []string{"local", "docker"}
+// providers lists the --provider choices, each with its line for
+// `faultline list`.
+var providers = []targets.Choice{
+	{Name: "local", Description: "nodes are OS processes on 127.0.0.1; every link passes an in-process proxy"},
+	{Name: "docker", Description: "nodes are containers on a private network made for the run; faults with iptables and the engine API"},
+}
 
 // Validate reports the first setting Run cannot carry out, as an error
 // wrapping ErrBadInput whose text is one line naming the flag and, where
@@ -32,8 +36,12 @@ func (t Test) Validate() error {
 	if _, ok := registry.Workload(t.Workload); !ok || !slices.Contains(tg.Workloads(), t.Workload) {
 		return bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, t.Target, strings.Join(tg.Workloads(), ", "))
 	}
-	if !slices.Contains(providers, t.Provider) {
-		return bad("unknown provider %q; valid providers: %s", t.Provider, strings.Join(providers, ", "))
+	var providerNames []string
+	for _, p := range providers {
+		providerNames = append(providerNames, p.Name)
+	}
+	if !slices.Contains(providerNames, t.Provider) {
+		return bad("unknown provider %q; valid providers: %s", t.Provider, strings.Join(providerNames, ", "))
 	}
 	faults, err := t.faults()
 	if err != nil {
