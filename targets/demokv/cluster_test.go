@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,19 +16,22 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/ports"
 	"github.com/faultline/faultline/targets"
 )
 
-// freeAddr reserves a port on 127.0.0.1 and releases it for a node to bind.
+// freeAddr reserves a port on 127.0.0.1 for a node to bind, outside the
+// kernel's ephemeral range, so that no outgoing connection takes it while
+// the node is down between a kill and a restart. It is released when the
+// test ends.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := ports.Reserve(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Cleanup(func() { ports.Release(p) })
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p[0]))
 }
 
 // testLogger writes warnings to the test's output until the test ends, and

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/internal/ports"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
@@ -206,11 +207,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	for i := 1; i <= n; i++ {
 		c.names = append(c.names, fmt.Sprintf("n%d", i))
 	}
-	ports, err := reservePorts(2 * n)
+	reserved, err := ports.Reserve(2 * n)
 	if err != nil {
 		return fmt.Errorf("reserve node ports: %w", err)
 	}
-	c.ports = ports
+	c.ports = reserved
 	for i, name := range c.names {
 		dir := filepath.Join(c.cfg.Dir, "nodes", name)
 		np := &nodeProc{
@@ -223,8 +224,8 @@ func (c *Cluster) start(ctx context.Context) error {
 				Variant:  c.cfg.Variant,
 				Name:     name,
 				Nodes:    slices.Clone(c.names),
-				APIAddr:  fmt.Sprintf("127.0.0.1:%d", ports[2*i]),
-				PeerAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
+				APIAddr:  fmt.Sprintf("127.0.0.1:%d", reserved[2*i]),
+				PeerAddr: fmt.Sprintf("127.0.0.1:%d", reserved[2*i+1]),
 				Peers:    map[string]string{},
 				DataDir:  filepath.Join(dir, "data"),
 			},
@@ -333,7 +334,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		l.Close()
 	}
 	c.spawn.close()
-	releasePorts(c.ports)
+	ports.Release(c.ports)
 	done := make(chan struct{})
 	go func() { c.workers.Wait(); close(done) }()
 	t := time.NewTimer(2 * time.Second)

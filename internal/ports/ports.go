@@ -1,4 +1,6 @@
-package local
+// Package ports hands out TCP ports on 127.0.0.1 for node listeners that
+// must keep their port across a restart.
+package ports
 
 import (
 	"fmt"
@@ -27,10 +29,10 @@ var reserved = struct {
 // lowestNodePort keeps node ports clear of well-known service ports.
 const lowestNodePort = 10000
 
-// reservePorts returns n distinct ports that are free on 127.0.0.1 now and
+// Reserve returns n distinct ports that are free on 127.0.0.1 now and
 // lie outside the kernel's ephemeral range where possible. They stay
-// reserved in this process until releasePorts.
-func reservePorts(n int) ([]int, error) {
+// reserved in this process until Release.
+func Reserve(n int) ([]int, error) {
 	reserved.Lock()
 	defer reserved.Unlock()
 	lo, hi := ephemeralRange()
@@ -75,8 +77,8 @@ func reservePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-// releasePorts returns ports to the pool.
-func releasePorts(ports []int) {
+// Release returns ports to the pool; releasing a port twice is harmless.
+func Release(ports []int) {
 	reserved.Lock()
 	defer reserved.Unlock()
 	for _, p := range ports {
