@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"

@@ -10,7 +10,7 @@
 package faultline
 
 import (
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/node"
 	"github.com/faultline/faultline/internal/registry"
 )

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // Operation is one client operation: an invocation paired with its

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 func ev(i int, t int64, p int, typ core.Type, f, key string, v any) core.Event {

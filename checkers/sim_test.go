@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/workloads/register"
 )
 

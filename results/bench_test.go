@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // Run with: go test -bench . -benchtime 1x -benchmem -run '^$' ./results/

@@ -6,7 +6,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // stdJSON encodes v as encoding/json does without HTML escaping.

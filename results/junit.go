@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // JUnitSuites is the root of a JUnit XML report in the form CI systems

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 func junitCases() map[string]JUnitInput {

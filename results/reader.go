@@ -9,7 +9,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // DecodeFunc turns the raw JSON value of a client event into the typed value the

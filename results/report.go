@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 //go:embed report.html.tmpl

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // pageDataOf decodes the JSON the page's script reads.

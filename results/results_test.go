@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 func ev(i, p int, t core.Type, f string) core.Event {

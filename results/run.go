@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // Names of the files in a run folder and of the link in the results root.

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // This file builds the data behind the report's interactive views: the

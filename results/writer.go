@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // FlushInterval is the longest time an event accepted by

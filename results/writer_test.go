@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // typedDecode decodes the values written by TestRoundTripEveryValueType,

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // NodeConfig is everything one node process needs to start. The provider

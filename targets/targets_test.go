@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
 )

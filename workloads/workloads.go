@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // Generator hands out the operations of one run. The controller calls Next

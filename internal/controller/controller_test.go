@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // seqGen hands out writes of 1, 2, 3, ... over one key.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // FinalReads performs each of ops until it completes ok, each attempt as a

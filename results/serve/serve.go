@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/results"
 )
 

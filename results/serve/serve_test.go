@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/results/serve"
 )

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 // defaultOpTimeout bounds an operation whose context has no deadline.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 )
 
 func newTestClient(t *testing.T, addrs ...string) *Client {

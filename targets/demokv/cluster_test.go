@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/ports"
 	"github.com/faultline/faultline/targets"
 )

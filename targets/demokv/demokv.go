@@ -22,7 +22,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/targets"
 )
 

@@ -18,7 +18,7 @@ import (
 	"strconv"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/workloads"
 )
 

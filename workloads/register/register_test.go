@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/workloads"
 	"github.com/faultline/faultline/workloads/register"
 )

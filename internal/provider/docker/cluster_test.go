@@ -12,7 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
 )

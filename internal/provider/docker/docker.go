@@ -32,7 +32,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/rs/zerolog"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"

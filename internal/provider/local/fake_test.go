@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/node"
 	"github.com/faultline/faultline/targets"
 )

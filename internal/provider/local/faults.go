@@ -11,7 +11,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )

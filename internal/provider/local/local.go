@@ -21,7 +21,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 
-	"github.com/faultline/faultline/internal/core"
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/ports"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"

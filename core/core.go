@@ -1,7 +1,8 @@
-// Package core holds faultline's vocabulary: operations, events, histories
-// and verdicts. The root package faultline re-exports every name here; code
-// inside the module imports core so that the root package can import the
-// engine without an import cycle.
+// Package core holds faultline's vocabulary: operations, events, histories,
+// the Client interface and verdicts. It imports nothing but the standard
+// library, so a program that only reads, writes or judges histories pulls
+// in no engine (no Docker client, no proxies, no raft). The root package
+// faultline re-exports every name here.
 package core
 
 import (
