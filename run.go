@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/images"
 	"github.com/faultline/faultline/internal/progress"
 	"github.com/faultline/faultline/internal/provider/docker"
