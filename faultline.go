@@ -13,6 +13,7 @@ import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/node"
 	"github.com/faultline/faultline/internal/registry"
+	"github.com/faultline/faultline/targets"
 )
 
 // Type says what an event records: an invocation or a completion.
@@ -66,7 +67,16 @@ const Version = "0.1.0"
 // NodeMain returns at once unless this process was started as a faultline
 // node by the local provider; then it runs the node until it is told to stop
 // and exits the process. Call it first in main, and in TestMain of tests
-// that call Run on the local provider.
-func NodeMain() {
-	node.MainIfNode(registry.Target)
+// that call Run on the local provider, passing the targets the program
+// defines itself (those outside the CLI's registry) so that their nodes can
+// be found.
+func NodeMain(own ...targets.Target) {
+	node.MainIfNode(func(name string) (targets.Target, bool) {
+		for _, t := range own {
+			if t.Name() == name {
+				return t, true
+			}
+		}
+		return registry.Target(name)
+	})
 }

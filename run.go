@@ -4,20 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/controller"
-	"github.com/faultline/faultline/internal/images"
 	"github.com/faultline/faultline/internal/progress"
-	"github.com/faultline/faultline/internal/provider/docker"
-	"github.com/faultline/faultline/internal/provider/local"
-	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/targets"
@@ -55,15 +50,13 @@ type Result struct {
 // result, not an error: err is non-nil only when the run could not be
 // carried out, and then errors.Is(err, ErrBadInput) tells bad input apart.
 func Run(ctx context.Context, t Test) (*Result, error) {
-	if err := t.Validate(); err != nil {
-		return nil, err
-	}
-	target, _ := registry.Target(t.Target)
-	wl, _ := registry.Workload(t.Workload)
-	faults, err := t.faults()
+	plan, err := t.plan()
 	if err != nil {
 		return nil, err
 	}
+	target, wl, faults := plan.target, plan.workload, plan.faults
+	t.Target = target.Name()
+	t.Variant, _ = targets.ResolveVariant(target, t.Variant)
 	if t.Seed == 0 {
 		t.Seed = rand.Int64N(1<<53-1) + 1
 	}
@@ -120,7 +113,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	}
 
 	// Setup is bounded on its own and also ends on interrupt.
-	cluster, err := startCluster(ctx, t, target, run.Dir, log)
+	cluster, err := plan.provider.start(ctx, t, target, run.Dir, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return finish(fmt.Errorf("%w during setup", ErrInterrupted))
@@ -138,17 +131,18 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	defer closeCluster()
 
 	var (
-		genRNG = rand.New(rand.NewPCG(uint64(t.Seed), 1))
-		nemRNG = rand.New(rand.NewPCG(uint64(t.Seed), 2))
-		addrs  = cluster.ClientAddrs()
-		nodes  = cluster.Nodes()
-		gen    = wl.NewGenerator(t.Keys, genRNG)
+		genRNG    = rand.New(rand.NewPCG(uint64(t.Seed), 1))
+		nemRNG    = rand.New(rand.NewPCG(uint64(t.Seed), 2))
+		endpoints = cluster.Endpoints()
+		gen       = wl.NewGenerator(t.Keys, genRNG)
 	)
 	cfg := controller.Config{
 		Concurrency: t.Concurrency, Rate: t.Rate, TimeLimit: t.TimeLimit, OpLimit: t.OpLimit,
 		OpTimeout: t.OpTimeout, Generator: gen, Recorder: rec,
 		NewClient: func(p int) (core.Client, error) {
-			return target.NewClient(t.Workload, t.Variant, nodes, addrs, p%len(addrs))
+			return target.NewClient(targets.ClientConfig{
+				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p,
+			})
 		},
 	}
 	fault := progress.NewFault()
@@ -220,64 +214,4 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		res.Errors = append(res.Errors, "stop cluster: "+err.Error())
 	}
 	return finish(nil)
-}
-
-// runCluster is what Run needs of a provider's cluster.
-type runCluster interface {
-	nemesis.Cluster
-	// ClientAddrs lists, indexed like Nodes, where clients reach each node.
-	ClientAddrs() []string
-	// Close stops every node and removes everything the cluster made.
-	Close(ctx context.Context) error
-}
-
-// startCluster starts t's nodes on t's provider, with node logs and data
-// under the run folder dir.
-func startCluster(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
-	switch t.Provider {
-	case "local":
-		exe := t.NodeBinary
-		if exe == "" {
-			var err error
-			if exe, err = os.Executable(); err != nil {
-				return nil, fmt.Errorf("find node binary: %w", err)
-			}
-		}
-		return local.Start(ctx, local.Config{
-			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
-			ReadyTimeout: t.RecoveryTimeout,
-		})
-	case "docker":
-		return startDocker(ctx, t, target, dir, log)
-	}
-	return nil, core.BadInput("unknown provider %q", t.Provider)
-}
-
-// startDocker builds what the node image lacks (progress on t.Status) and
-// starts the nodes as containers on a private network made for the run.
-func startDocker(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
-	out := t.Status
-	if out == nil {
-		out = io.Discard
-	}
-	cli, err := images.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	binary := t.NodeBinary
-	if binary == "" {
-		if binary, err = images.NodeBinary(ctx); err != nil {
-			cli.Close()
-			return nil, err
-		}
-	}
-	tag, err := images.EnsureNode(ctx, cli, binary, out)
-	cli.Close()
-	if err != nil {
-		return nil, err
-	}
-	return docker.Start(ctx, docker.Config{
-		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout,
-	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/faultline/faultline/targets"
 )
 
 // Test is one run's whole configuration: the flags of `faultline run`, or
@@ -68,6 +70,11 @@ type Test struct {
 	// (empty: the running executable when static, else a build of the
 	// module's source).
 	NodeBinary string `json:"-"`
+	// System is the target itself, for a target defined outside the CLI's
+	// registry (a Go test's own); when set, Target may stay empty or must
+	// name it. Programs and test binaries that run a System with Go roles
+	// on the local provider pass it to NodeMain.
+	System targets.Target `json:"-"`
 }
 
 // DefaultTest returns the embedded default: demo-kv (unsafe) with the

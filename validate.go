@@ -1,6 +1,7 @@
 package faultline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,44 +10,105 @@ import (
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/workloads"
 )
-
-// providers lists the --provider choices, each with its line for
-// `faultline list`.
-var providers = []targets.Choice{
-	{Name: "local", Description: "nodes are OS processes on 127.0.0.1; every link passes an in-process proxy"},
-	{Name: "docker", Description: "nodes are containers on a private network made for the run; faults with iptables and the engine API"},
-}
 
 // Validate reports the first setting Run cannot carry out, as an error
 // wrapping ErrBadInput whose text is one line naming the flag and, where
 // there are any, the valid choices.
 func (t Test) Validate() error {
-	bad := core.BadInput
+	_, err := t.plan()
+	return err
+}
+
+// target returns the system under test: t.System, or the registry's
+// target called t.Target.
+func (t Test) target() (targets.Target, error) {
+	if t.System != nil {
+		if t.Target != "" && t.Target != t.System.Name() {
+			return nil, core.BadInput("Test.Target %q names another target than Test.System (%s)", t.Target, t.System.Name())
+		}
+		return t.System, nil
+	}
 	tg, ok := registry.Target(t.Target)
 	if !ok {
-		return bad("unknown target %q; valid targets: %s", t.Target, strings.Join(registry.TargetNames(), ", "))
+		return nil, core.BadInput("unknown target %q; valid targets: %s", t.Target, strings.Join(registry.TargetNames(), ", "))
 	}
+	return tg, nil
+}
+
+// runPlan is what validation learns and Run uses: the target, the
+// workload, the provider, the planned nodes and the faults, each checked
+// against the others.
+type runPlan struct {
+	target   targets.Target
+	workload workloads.Workload
+	provider provider
+	nodes    []targets.Node
+	faults   []nemesis.Fault
+}
+
+// plan validates t and lays its cluster out, before anything is made.
+func (t Test) plan() (runPlan, error) {
+	var p runPlan
+	bad := core.BadInput
+	tg, err := t.target()
+	if err != nil {
+		return p, err
+	}
+	p.target = tg
 	if t.Variant == "" {
-		return bad("--variant must name a variant of %s: %s", t.Target, strings.Join(targets.VariantNames(tg), ", "))
+		return p, bad("--variant must name a variant of %s: %s", t.Target, strings.Join(targets.VariantNames(tg), ", "))
 	}
-	if _, err := targets.ResolveVariant(tg, t.Variant); err != nil {
-		return err
+	variant, err := targets.ResolveVariant(tg, t.Variant)
+	if err != nil {
+		return p, err
 	}
-	if _, ok := registry.Workload(t.Workload); !ok || !slices.Contains(tg.Workloads(), t.Workload) {
-		return bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, t.Target, strings.Join(tg.Workloads(), ", "))
+	wl, ok := registry.Workload(t.Workload)
+	if !ok || !slices.Contains(tg.Workloads(), t.Workload) {
+		return p, bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, tg.Name(), strings.Join(tg.Workloads(), ", "))
 	}
-	var providerNames []string
-	for _, p := range providers {
-		providerNames = append(providerNames, p.Name)
-	}
-	if !slices.Contains(providerNames, t.Provider) {
-		return bad("unknown provider %q; valid providers: %s", t.Provider, strings.Join(providerNames, ", "))
+	p.workload = wl
+	if p.provider, err = findProvider(t.Provider); err != nil {
+		return p, err
 	}
 	faults, err := t.faults()
 	if err != nil {
-		return err
+		return p, err
 	}
+	p.faults = faults
+	if err := t.checkScalars(len(faults) > 0); err != nil {
+		return p, err
+	}
+	t.Variant = variant
+	if p.nodes, err = p.provider.plan(t, tg); err != nil {
+		return p, err
+	}
+	planned := p.provider.planned(p.nodes)
+	for _, f := range faults {
+		if err := nemesis.Available(f, planned); err != nil {
+			if errors.Is(err, nemesis.ErrUnsupported) {
+				var can []string
+				for _, o := range providers {
+					if nemesis.Available(f, o.planned(p.nodes)) == nil {
+						can = append(can, o.Name)
+					}
+				}
+				if len(can) == 0 {
+					can = []string{"none"}
+				}
+				return p, bad("--nemesis %s: the %s provider cannot inject it; providers that can: %s", f.Name(), t.Provider, strings.Join(can, ", "))
+			}
+			return p, bad("--nemesis %s on target %s: %v", f.Name(), tg.Name(), err)
+		}
+	}
+	return p, nil
+}
+
+// checkScalars checks the numeric and duration settings; withFaults says
+// whether the nemesis list names any fault.
+func (t Test) checkScalars(withFaults bool) error {
+	bad := core.BadInput
 	switch {
 	case t.Nodes < 1:
 		return bad("--nodes must be at least 1, got %d", t.Nodes)
@@ -62,7 +124,7 @@ func (t Test) Validate() error {
 		return bad("--op-timeout must be positive, got %s", t.OpTimeout)
 	case t.Keys < 1:
 		return bad("--keys must be at least 1, got %d", t.Keys)
-	case len(faults) > 0 && t.NemesisInterval <= 0:
+	case withFaults && t.NemesisInterval <= 0:
 		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval)
 	case t.Loss <= 0 || t.Loss > 1:
 		return bad("--loss must be a share above 0 and at most 1, got %g", t.Loss)
@@ -72,14 +134,6 @@ func (t Test) Validate() error {
 		return bad("--recovery-timeout must be positive, got %s", t.RecoveryTimeout)
 	case t.Results == "":
 		return bad("--results must name a folder")
-	}
-	for _, f := range faults {
-		if f.Name() == "partition" && t.Nodes < 2 {
-			return bad("--nemesis partition needs at least 2 nodes, got --nodes %d", t.Nodes)
-		}
-		if f.Name() == "loss" && t.Provider != "docker" {
-			return bad("--nemesis loss needs --provider docker: the local provider's proxies cannot drop single packets")
-		}
 	}
 	return nil
 }

@@ -228,7 +228,7 @@ func TestKillFaultRestartsWhatItKilled(t *testing.T) {
 		c := newFake(5)
 		c.failOn["kill n1"] = true
 		c.failOn["kill n2"] = true
-		k := &nemesis.Kill{Nodes: nemesis.PickMinority}
+		k := &nemesis.Kill{Selection: nemesis.Selection{Nodes: nemesis.PickMinority}}
 		v, err := k.Start(t.Context(), c, rng)
 		if err == nil {
 			continue // drew neither n1 nor n2

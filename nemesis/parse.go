@@ -31,8 +31,8 @@ type kind struct {
 
 func kinds() []kind {
 	return []kind{
-		{Kind{"partition", "partition[=" + strings.Join(Shapes(), "|") + "]",
-			"cut node-to-node links; each window draws a shape: random halves, one node isolated, majorities ring, or bridge"},
+		{Kind{"partition", "partition[=" + strings.Join(Shapes(), "|") + "|role:R[/role:S]|clients[/role:R]]",
+			"cut links; by default node-to-node, each window drawing a shape: random halves, one node isolated, majorities ring, or bridge; role:R cuts role R off from the other nodes (or from role S), clients cuts the clients off from a random node or minority (or from role R)"},
 			parsePartition},
 		{Kind{"latency", "latency[=LATENCY[/JITTER]]",
 			fmt.Sprintf("delay every link in each direction by latency ± jitter (default %v ± %v; jitter defaults to half the latency)", DefaultLatency, DefaultJitter)},
@@ -40,17 +40,17 @@ func kinds() []kind {
 		{Kind{"loss", "loss[=FRACTION]",
 			fmt.Sprintf("drop a share of the packets on every node-to-node link, in each direction (default %v; loss=0.3 sets it); docker provider only", DefaultLoss)},
 			parseLoss},
-		{Kind{"kill", "kill[=one|minority]",
-			"kill a random node or a random minority (SIGKILL), restart it when the window ends"},
+		{Kind{"kill", "kill[=[role:R,]one|minority|all]",
+			"kill a random node or a random minority (SIGKILL), of role R when named, restart it when the window ends"},
 			func(arg string, has bool) (Fault, error) {
-				t, err := parsePick("kill", arg, has, PickOneOrMinority)
-				return &Kill{Nodes: t}, err
+				s, err := parseSelection("kill", arg, has, PickOneOrMinority)
+				return &Kill{Selection: s}, err
 			}},
-		{Kind{"pause", "pause[=one|minority]",
-			"pause a random node (SIGSTOP), or a random minority, resume it when the window ends"},
+		{Kind{"pause", "pause[=[role:R,]one|minority|all]",
+			"pause a random node (SIGSTOP), or a random minority, of role R when named, resume it when the window ends"},
 			func(arg string, has bool) (Fault, error) {
-				t, err := parsePick("pause", arg, has, PickOne)
-				return &Pause{Nodes: t}, err
+				s, err := parseSelection("pause", arg, has, PickOne)
+				return &Pause{Selection: s}, err
 			}},
 	}
 }
@@ -74,8 +74,10 @@ func kindNames() string {
 
 // Parse turns a --nemesis value into fresh faults, in list order: "none"
 // gives an empty slice, otherwise a comma list of kinds, each optionally
-// with an argument after "=" (see Kinds for the forms). Every error wraps
-// core.ErrBadInput and lists the valid choices.
+// with an argument after "=" (see Kinds for the forms). An argument may hold
+// commas itself ("pause=role:redis,one,kill"): an entry that names no kind
+// continues the argument before it. Every error wraps core.ErrBadInput and
+// lists the valid choices.
 func Parse(list string) ([]Fault, error) {
 	list = strings.TrimSpace(list)
 	if list == None {
@@ -86,8 +88,7 @@ func Parse(list string) ([]Fault, error) {
 	}
 	var out []Fault
 	var seen []string
-	for _, item := range strings.Split(list, ",") {
-		item = strings.TrimSpace(item)
+	for _, item := range splitItems(list) {
 		name, arg, hasArg := strings.Cut(item, "=")
 		switch {
 		case item == "":
@@ -111,14 +112,77 @@ func Parse(list string) ([]Fault, error) {
 	return out, nil
 }
 
+// splitItems splits a --nemesis list at commas, joining an entry that names
+// no kind (and has no "=") to the argument of the entry before it.
+func splitItems(list string) []string {
+	var out []string
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		name, _, hasArg := strings.Cut(item, "=")
+		known := name == None || slices.ContainsFunc(kinds(), func(k kind) bool { return k.Name == name })
+		if !hasArg && !known && item != "" && len(out) > 0 && strings.Contains(out[len(out)-1], "=") {
+			out[len(out)-1] += "," + item
+			continue
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
 func parsePartition(arg string, hasArg bool) (Fault, error) {
 	if !hasArg {
 		return &Partition{}, nil
 	}
-	if !slices.Contains(Shapes(), arg) {
-		return nil, core.BadInput("unknown partition shape %q; valid: %s", arg, strings.Join(Shapes(), ", "))
+	if slices.Contains(Shapes(), arg) {
+		return &Partition{Shapes: []string{arg}}, nil
 	}
-	return &Partition{Shapes: []string{arg}}, nil
+	bad := func() error {
+		return core.BadInput("partition=%s: valid forms: a shape (%s), role:R, role:R/role:S, clients, clients/role:R", arg, strings.Join(Shapes(), ", "))
+	}
+	first, second, two := strings.Cut(arg, "/")
+	p := &Partition{}
+	switch {
+	case first == ShapeClients:
+		p.Clients = true
+		if two {
+			r, ok := strings.CutPrefix(second, "role:")
+			if !ok || !validRole(r) {
+				return nil, bad()
+			}
+			p.Role = r
+		}
+	case strings.HasPrefix(first, "role:"):
+		p.Role = strings.TrimPrefix(first, "role:")
+		if !validRole(p.Role) {
+			return nil, bad()
+		}
+		if two {
+			r, ok := strings.CutPrefix(second, "role:")
+			if !ok || !validRole(r) {
+				return nil, bad()
+			}
+			if r == p.Role {
+				return nil, core.BadInput("partition=%s cuts a role from itself", arg)
+			}
+			p.Against = r
+		}
+	default:
+		return nil, bad()
+	}
+	return p, nil
+}
+
+// validRole reports whether r may be a role name.
+func validRole(r string) bool {
+	if r == "" || len(r) > 31 || r[0] < 'a' || r[0] > 'z' {
+		return false
+	}
+	for _, ch := range r {
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+			return false
+		}
+	}
+	return r != Clients
 }
 
 func parseLatency(arg string, hasArg bool) (Fault, error) {
@@ -151,13 +215,37 @@ func parseLoss(arg string, hasArg bool) (Fault, error) {
 	return &Loss{Fraction: f}, nil
 }
 
-func parsePick(fault, arg string, hasArg bool, def Pick) (Pick, error) {
+// parseSelection reads a kill or pause argument: comma-separated parts,
+// at most one role:R and at most one of one, minority, all.
+func parseSelection(fault, arg string, hasArg bool, def Pick) (Selection, error) {
+	s := Selection{Nodes: def}
 	if !hasArg {
-		return def, nil
+		return s, nil
 	}
-	switch t := Pick(arg); t {
-	case PickOne, PickMinority:
-		return t, nil
+	bad := func(why string) error {
+		return core.BadInput("%s=%s: %s; valid: %s, %s, %s, each optionally with role:R (as in role:R,%s)", fault, arg, why, PickOne, PickMinority, PickAll, PickOne)
 	}
-	return "", core.BadInput("%s=%s: valid choices: %s, %s", fault, arg, PickOne, PickMinority)
+	var role, count bool
+	for _, part := range strings.Split(arg, ",") {
+		part = strings.TrimSpace(part)
+		switch t := Pick(part); {
+		case t == PickOne || t == PickMinority || t == PickAll:
+			if count {
+				return s, bad("more than one count")
+			}
+			s.Nodes, count = t, true
+		case strings.HasPrefix(part, "role:"):
+			r := strings.TrimPrefix(part, "role:")
+			if role {
+				return s, bad("more than one role")
+			}
+			if !validRole(r) {
+				return s, bad(fmt.Sprintf("bad role name %q", r))
+			}
+			s.Role, role = r, true
+		default:
+			return s, bad(fmt.Sprintf("unknown part %q", part))
+		}
+	}
+	return s, nil
 }

@@ -19,7 +19,8 @@ import (
 // fakeCluster records every call and fails those named in failOn.
 type fakeCluster struct {
 	nodes  []string
-	failOn map[string]bool // "kill n2", "partition", ...
+	roles  map[string][]string // nil: one role "node" of every node
+	failOn map[string]bool     // "kill n2", "partition", ...
 
 	mu    sync.Mutex
 	calls []string
@@ -46,6 +47,12 @@ func (f *fakeCluster) Calls() []string {
 }
 
 func (f *fakeCluster) Nodes() []string { return slices.Clone(f.nodes) }
+func (f *fakeCluster) Roles() map[string][]string {
+	if f.roles != nil {
+		return f.roles
+	}
+	return map[string][]string{"node": slices.Clone(f.nodes)}
+}
 func (f *fakeCluster) Partition(_ context.Context, g nemesis.Grudge) error {
 	b, _ := json.Marshal(g)
 	if err := f.call("partition"); err != nil {

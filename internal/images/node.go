@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	_ "embed"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,32 +17,15 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Dockerfile is the node image's recipe. BASE is the base image (EnsureBase
-// passes the local one) and INPUTS the hash of the inputs. The packages are
-// one layer and the faultline binary a last layer of its own, so a new binary
-// reuses the package layer from the engine's build cache; the labels are one
-// metadata step after it (each step the classic builder runs costs a
-// container). Postgres makes no cluster at install time (targets
-// run initdb themselves), its programs (postgres, initdb, pg_ctl, ...) are
-// linked into /usr/local/bin, and its JIT provider and the LLVM library it
-// needs (110 MB) are left out: postgres then runs without JIT.
-const Dockerfile = `ARG BASE=debian:bookworm-slim
-FROM ${BASE}
-RUN set -eu; export DEBIAN_FRONTEND=noninteractive; \
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
-    printf '%s\n' 'path-exclude /usr/lib/*/libLLVM-*' 'path-exclude /usr/lib/postgresql/*/lib/llvmjit*' \
-        'path-exclude /usr/lib/postgresql/*/lib/bitcode/*' > /etc/dpkg/dpkg.cfg.d/faultline-nojit; \
-    mkdir -p /etc/postgresql-common/createcluster.d; \
-    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/faultline.conf; \
-    apt-get update -qq; \
-    apt-get install -y -qq --no-install-recommends redis-server postgresql iptables iproute2 >/dev/null; \
-    for f in /usr/lib/postgresql/*/bin/*; do ln -sf "$f" /usr/local/bin/; done; \
-    apt-get clean; rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d; \
-    redis-server --version; postgres --version; iptables --version; ip -V
-COPY faultline /usr/local/bin/faultline
-ARG INPUTS
-LABEL faultline=1 faultline.role=node faultline.inputs=${INPUTS}
-`
+// Dockerfile is the generic node image's recipe (node.Dockerfile,
+// embedded), for targets that bring none of their own. BASE is the base
+// image (EnsureBase passes the local one) and INPUTS the hash of the inputs.
+// The packages are one layer and the faultline binary a last layer of its
+// own, so a new binary reuses the package layer from the engine's build
+// cache; the labels are one metadata step after it.
+//
+//go:embed node.Dockerfile
+var Dockerfile string
 
 // NodeTag returns the tag of the node image made from these inputs:
 // faultline-node:<first 12 hex digits of InputsHash>.
@@ -67,6 +51,12 @@ func InputsHash(dockerfile, baseID string, binary []byte) string {
 // gives a new tag. Older node images are left in place. A binary that is not
 // static fails before anything is built. Progress lines go to out.
 func EnsureNode(ctx context.Context, cli Engine, binary string, out io.Writer) (string, error) {
+	return EnsureImage(ctx, cli, Dockerfile, binary, out)
+}
+
+// EnsureImage is EnsureNode for the recipe dockerfile (a target's own
+// Dockerfile): the image is tagged NodeTag(InputsHash(dockerfile, ...)).
+func EnsureImage(ctx context.Context, cli Engine, dockerfile, binary string, out io.Writer) (string, error) {
 	if err := CheckStatic(binary); err != nil {
 		return "", fmt.Errorf("node image: %w", err)
 	}
@@ -85,7 +75,7 @@ func EnsureNode(ctx context.Context, cli Engine, binary string, out io.Writer) (
 	if baseID == "" {
 		return "", fmt.Errorf("node image: base image %s vanished", base)
 	}
-	inputs := InputsHash(Dockerfile, baseID, bin)
+	inputs := InputsHash(dockerfile, baseID, bin)
 	tag := NodeTag(inputs)
 	have := func() (bool, error) {
 		id, err := inspect(ctx, cli, tag)
@@ -107,7 +97,7 @@ func EnsureNode(ctx context.Context, cli Engine, binary string, out io.Writer) (
 	}
 	fmt.Fprintf(out, "images: building node %s on %s\n", tag, base)
 	start := time.Now()
-	if err := buildNode(ctx, cli, base, tag, inputs, bin, out); err != nil {
+	if err := buildNode(ctx, cli, dockerfile, base, tag, inputs, bin, out); err != nil {
 		return "", fmt.Errorf("build node image %s: %w", tag, err)
 	}
 	id, err := inspect(ctx, cli, tag)
@@ -123,9 +113,9 @@ func EnsureNode(ctx context.Context, cli Engine, binary string, out io.Writer) (
 
 // buildNode sends the build context (Dockerfile and binary) to the engine's
 // classic builder and streams its progress to out.
-func buildNode(ctx context.Context, cli Engine, base, tag, inputs string, bin []byte, out io.Writer) error {
+func buildNode(ctx context.Context, cli Engine, dockerfile, base, tag, inputs string, bin []byte, out io.Writer) error {
 	buildCtx, err := contextTar(map[string]tarFile{
-		"Dockerfile": {mode: 0o644, data: []byte(Dockerfile)},
+		"Dockerfile": {mode: 0o644, data: []byte(dockerfile)},
 		"faultline":  {mode: 0o755, data: bin},
 	})
 	if err != nil {

@@ -55,11 +55,36 @@ func run(raw string, lookup func(string) (targets.Target, bool)) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("node starting", "target", cfg.Target, "variant", cfg.Variant, "api", cfg.APIAddr, "peer", cfg.PeerAddr)
-	if err := t.RunNode(ctx, cfg, log); err != nil && ctx.Err() == nil {
+	run, err := program(t, cfg)
+	if err != nil {
+		log.Error("cannot run node", "err", err)
+		return 1
+	}
+	log.Info("node starting", "target", cfg.Target, "variant", cfg.Variant, "role", cfg.Role, "api", cfg.APIAddr, "peer", cfg.PeerAddr)
+	if err := run(ctx, cfg, log); err != nil && ctx.Err() == nil {
 		log.Error("node failed", "err", err)
 		return 1
 	}
 	log.Info("node stopped")
 	return 0
+}
+
+// program lays t out as the controller did and returns the Go program of
+// cfg's role.
+func program(t targets.Target, cfg targets.NodeConfig) (func(context.Context, targets.NodeConfig, *slog.Logger) error, error) {
+	nodes, err := targets.Plan(t, cfg.Spec())
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if n.Name != cfg.Name {
+			continue
+		}
+		g, ok := n.Role.Program.(targets.GoProgram)
+		if !ok {
+			return nil, fmt.Errorf("role %s of target %s does not run Go code", n.Role.Name, t.Name())
+		}
+		return g.Run, nil
+	}
+	return nil, fmt.Errorf("target %s lays out no node %s", t.Name(), cfg.Name)
 }

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/targets"
 )
 
 func newTestClient(t *testing.T, addrs ...string) *Client {
 	t.Helper()
 	names := []string{"n1", "n2", "n3"}[:len(addrs)]
-	cl, err := Target{}.NewClient(WorkloadRegister, VariantSafe, names, addrs, 0)
+	cl, err := Target{}.NewClient(clientConfig(VariantSafe, names, addrs, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,18 +195,38 @@ func TestClientRejectsBadOpsWithoutSending(t *testing.T) {
 
 func TestNewClientValidates(t *testing.T) {
 	tg := Target{}
-	if _, err := tg.NewClient("bank", VariantSafe, []string{"n1"}, []string{"a"}, 0); !errors.Is(err, core.ErrBadInput) {
+	bank := clientConfig(VariantSafe, []string{"n1"}, []string{"a"}, 0)
+	bank.Workload = "bank"
+	if _, err := tg.NewClient(bank); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("unknown workload: %v", err)
 	}
-	if _, err := tg.NewClient(WorkloadRegister, "fast", []string{"n1"}, []string{"a"}, 0); !errors.Is(err, core.ErrBadInput) {
+	if _, err := tg.NewClient(clientConfig("fast", []string{"n1"}, []string{"a"}, 0)); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("unknown variant: %v", err)
 	}
-	if _, err := tg.NewClient(WorkloadRegister, VariantSafe, []string{"n1"}, []string{"a", "b"}, 0); err == nil {
-		t.Error("mismatched nodes and addresses accepted")
+	if _, err := tg.NewClient(clientConfig(VariantSafe, nil, nil, 0)); err == nil {
+		t.Error("no nodes accepted")
 	}
-	if _, err := tg.NewClient(WorkloadRegister, VariantSafe, []string{"n1"}, []string{"a"}, 1); err == nil {
-		t.Error("first out of range accepted")
+	// Processes spread over the nodes.
+	for p, want := range []int{0, 1, 2, 0} {
+		cl, err := tg.NewClient(clientConfig(VariantSafe, []string{"n1", "n2", "n3"}, []string{"a", "b", "c"}, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.(*Client).cur; got != want {
+			t.Errorf("process %d starts at node %d, want %d", p, got, want)
+		}
+		cl.Close()
 	}
+}
+
+// clientConfig is the ClientConfig of a register client of variant over
+// nodes at addrs, for process p.
+func clientConfig(variant string, nodes, addrs []string, p int) targets.ClientConfig {
+	cfg := targets.ClientConfig{Workload: WorkloadRegister, Variant: variant, Process: p}
+	for i, n := range nodes {
+		cfg.Nodes = append(cfg.Nodes, targets.Endpoint{Name: n, Role: RoleKV, Addr: addrs[i]})
+	}
+	return cfg
 }
 
 func TestTargetDescribesItself(t *testing.T) {
@@ -219,7 +240,7 @@ func TestTargetDescribesItself(t *testing.T) {
 	if w := tg.Workloads(); len(w) != 1 || w[0] != "register" {
 		t.Errorf("workloads %v", w)
 	}
-	if err := tg.Ready(context.Background(), freeAddr(t)); err == nil {
+	if err := Ready(context.Background(), freeAddr(t)); err == nil {
 		t.Error("Ready of a closed port returned nil")
 	}
 }

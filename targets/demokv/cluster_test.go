@@ -79,7 +79,7 @@ func newCluster(t *testing.T, variant string, n int) *cluster {
 	}
 	for _, name := range c.names {
 		c.cfgs = append(c.cfgs, targets.NodeConfig{
-			Target: Name, Variant: variant, Name: name, Nodes: c.names,
+			Target: Name, Variant: variant, Name: name, Nodes: c.names, SpecNodes: n, Role: RoleKV,
 			APIAddr: freeAddr(t), PeerAddr: freeAddr(t), DataDir: t.TempDir(),
 		})
 	}
@@ -118,7 +118,7 @@ func (c *cluster) start(i int) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- Target{}.RunNode(ctx, c.cfgs[i], c.log.With("node", c.names[i])) }()
+	go func() { errc <- RunNode(ctx, c.cfgs[i], c.log.With("node", c.names[i])) }()
 	c.stops[i] = func() error {
 		cancel()
 		select {
@@ -171,7 +171,7 @@ func (c *cluster) waitReady(i int) {
 	eventually(c.t, 15*time.Second, c.names[i]+" ready", func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := (Target{}).Ready(ctx, c.cfgs[i].APIAddr); err != nil {
+		if err := Ready(ctx, c.cfgs[i].APIAddr); err != nil {
 			return err.Error()
 		}
 		return ""
@@ -180,7 +180,7 @@ func (c *cluster) waitReady(i int) {
 
 func (c *cluster) client(first int) *Client {
 	c.t.Helper()
-	cl, err := Target{}.NewClient(WorkloadRegister, c.cfgs[0].Variant, c.names, c.apiAddrs(), first)
+	cl, err := Target{}.NewClient(clientConfig(c.cfgs[0].Variant, c.names, c.apiAddrs(), first))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestSafeMinorityRefuses(t *testing.T) {
 	c := newCluster(t, VariantSafe, 3)
 	c.start(0)
 	eventually(t, 10*time.Second, "n1 answers its health check", func() string {
-		err := Target{}.Ready(context.Background(), c.cfgs[0].APIAddr)
+		err := Ready(context.Background(), c.cfgs[0].APIAddr)
 		if err == nil {
 			t.Fatal("a lone node of three says it is ready")
 		}

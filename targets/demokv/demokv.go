@@ -11,6 +11,7 @@ package demokv
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,10 +73,33 @@ func (Target) Variants() []targets.Choice {
 // Workloads lists "register".
 func (Target) Workloads() []string { return []string{WorkloadRegister} }
 
+// RoleKV is the name of demo-kv's one role: every node is a replica.
+const RoleKV = "kv"
+
+// Layout returns spec.Nodes replicas of role kv, named n1..nN, each running
+// RunNode and ready when Ready says so.
+func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
+	if spec.Nodes < 1 {
+		return targets.Layout{}, core.BadInput("demo-kv needs at least 1 node, got %d", spec.Nodes)
+	}
+	return targets.Layout{Roles: []targets.Role{{
+		Name:    RoleKV,
+		Count:   spec.Nodes,
+		Program: targets.GoProgram{Run: RunNode},
+		Ready:   Ready,
+	}}}, nil
+}
+
+// Dockerfile returns demo-kv's image recipe (its Dockerfile, embedded).
+func (Target) Dockerfile() []byte { return dockerfile }
+
+//go:embed Dockerfile
+var dockerfile []byte
+
 // RunNode runs one node until ctx is cancelled, then stops its listeners and
 // closes its stores. It returns nil after a clean stop and an error when the
 // node cannot start or fails.
-func (Target) RunNode(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) error {
+func RunNode(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -98,7 +122,7 @@ func (Target) RunNode(ctx context.Context, cfg targets.NodeConfig, log *slog.Log
 // Ready returns nil when the node whose API listens at addr answers its
 // health check: for the unsafe variant as soon as it serves, for the safe
 // variant once it knows a leader. It makes one request and does not retry.
-func (Target) Ready(ctx context.Context, addr string) error {
+func Ready(ctx context.Context, addr string) error {
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -122,16 +146,25 @@ func (Target) Ready(ctx context.Context, addr string) error {
 	return nil
 }
 
-// NewClient returns a register client that talks to addrs[first] and
-// follows leader hints. The caller closes it.
-func (Target) NewClient(workload, variant string, nodes []string, addrs []string, first int) (core.Client, error) {
-	if workload != WorkloadRegister {
-		return nil, core.BadInput("demo-kv has no client for workload %q (it has: register)", workload)
+// NewClient returns a register client that talks first to node
+// cfg.Process modulo the cluster size and follows leader hints. The caller
+// closes it.
+func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
+	if cfg.Workload != WorkloadRegister {
+		return nil, core.BadInput("demo-kv has no client for workload %q (it has: register)", cfg.Workload)
 	}
-	if _, err := checkVariant(variant); err != nil {
+	if _, err := checkVariant(cfg.Variant); err != nil {
 		return nil, err
 	}
-	return newClient(nodes, addrs, first)
+	if len(cfg.Nodes) == 0 {
+		return nil, errors.New("demo-kv client: no nodes")
+	}
+	nodes := make([]string, len(cfg.Nodes))
+	addrs := make([]string, len(cfg.Nodes))
+	for i, e := range cfg.Nodes {
+		nodes[i], addrs[i] = e.Name, e.Addr
+	}
+	return newClient(nodes, addrs, cfg.Process%len(nodes))
 }
 
 func checkVariant(v string) (string, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
 )
@@ -114,11 +115,11 @@ func TestStartServesAndCloseRemovesEverything(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := c.Kill(ctx, "n1"); !errors.Is(err, ErrClosed) {
-		t.Errorf("Kill after Close: %v, want ErrClosed", err)
+	if err := c.Kill(ctx, "n1"); !errors.Is(err, nemesis.ErrClosed) {
+		t.Errorf("Kill after Close: %v, want nemesis.ErrClosed", err)
 	}
-	if err := c.HealAll(ctx); !errors.Is(err, ErrClosed) {
-		t.Errorf("HealAll after Close: %v, want ErrClosed", err)
+	if err := c.HealAll(ctx); !errors.Is(err, nemesis.ErrClosed) {
+		t.Errorf("HealAll after Close: %v, want nemesis.ErrClosed", err)
 	}
 	for _, a := range addrs {
 		if err := newKV(a, time.Second).write("k", 1); err == nil {

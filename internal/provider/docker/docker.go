@@ -16,7 +16,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
+	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
@@ -64,47 +64,33 @@ const (
 	DataDir = "/data"
 )
 
-// Sentinel errors that callers can branch on with errors.Is.
-var (
-	// ErrClosed is returned by every fault method after Close.
-	ErrClosed = errors.New("cluster is closed")
-	// ErrUnknownNode is returned for a node name the cluster does not have.
-	ErrUnknownNode = errors.New("unknown node")
-	// ErrNodeState is returned when a fault does not apply to the node's
-	// current state, for example killing a node that is already killed.
-	ErrNodeState = errors.New("wrong node state")
-	// ErrNotHealed is returned by HealAll when its verification finds a
-	// fault still in place.
-	ErrNotHealed = errors.New("cluster not healed")
-	// ErrNotApplied is returned when a fault was requested but the check
-	// that follows it finds it not in effect (a cut link still carries
-	// traffic, a rule is missing).
-	ErrNotApplied = errors.New("fault not in effect")
-)
-
 // runIDPattern is what a run id may look like: it becomes part of
 // container and network names.
 var runIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 
 // Config describes a docker cluster.
 type Config struct {
-	// Target is the system under test; its Ready is polled on each node's
-	// published API address.
+	// Target is the system under test. Its layout says which nodes run: a
+	// node of a GoProgram role runs the faultline binary of the image, a
+	// node of a Server role the server's binary from the image's PATH; each
+	// role's Ready is polled on its nodes' published API addresses.
 	Target targets.Target
 	// Variant is the target variant; empty means the target's default (its
 	// first variant).
 	Variant string
-	// Nodes is the number of nodes, named n1..nN.
+	// Nodes is the --nodes of the target's layout (targets.Spec.Nodes).
 	Nodes int
 	// Dir is the run folder. Node n's log (the container's output,
 	// appended across restarts) is Dir/nodes/n/node.log, its data
 	// directory Dir/nodes/n/data, and the layout Dir/nodes/cluster.json.
 	Dir string
 	// Image is the node image (a tag or id) every container runs; it holds
-	// the faultline binary, iptables, tc and bash.
+	// the faultline binary, iptables, tc and bash, and the servers the
+	// target's Server roles run.
 	Image string
-	// Cmd is the command each container runs; empty means NodeBinary
-	// alone. The node configuration arrives in the environment.
+	// Cmd is the command each container of a GoProgram role runs; empty
+	// means NodeBinary alone. The node configuration arrives in the
+	// environment.
 	Cmd []string
 	// RunID names the run in container and network names and in the
 	// faultline.run label; empty means a fresh random one. It must be
@@ -115,8 +101,11 @@ type Config struct {
 	Engine Engine
 	// Logger receives the provider's progress; nil discards it.
 	Logger *slog.Logger
-	// ReadyTimeout bounds each wait for nodes to serve requests (at start,
-	// on Restart and in HealAll); zero means DefaultReadyTimeout.
+	// StartTimeout bounds the wait for every node to serve requests at
+	// start; zero means ReadyTimeout.
+	StartTimeout time.Duration
+	// ReadyTimeout bounds each wait for nodes to serve requests after a
+	// fault (on Restart and in HealAll); zero means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// StopGrace is how long Close waits after SIGTERM before SIGKILL; zero
 	// means DefaultStopGrace.
@@ -129,8 +118,8 @@ func (c Config) Validate() error {
 	if c.Target == nil {
 		return core.BadInput("docker provider: no target")
 	}
-	if c.Nodes < 1 || c.Nodes > MaxNodes {
-		return core.BadInput("docker provider: nodes must be between 1 and %d, got %d", MaxNodes, c.Nodes)
+	if c.Nodes < 1 {
+		return core.BadInput("docker provider: nodes must be at least 1, got %d", c.Nodes)
 	}
 	if c.Dir == "" {
 		return core.BadInput("docker provider: no run folder")
@@ -141,7 +130,7 @@ func (c Config) Validate() error {
 	if c.RunID != "" && !runIDPattern.MatchString(c.RunID) {
 		return core.BadInput("docker provider: run id %q: use up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", c.RunID)
 	}
-	if c.ReadyTimeout < 0 || c.StopGrace < 0 {
+	if c.ReadyTimeout < 0 || c.StartTimeout < 0 || c.StopGrace < 0 {
 		return core.BadInput("docker provider: negative timeout")
 	}
 	if c.Variant != "" {
@@ -174,6 +163,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = c.ReadyTimeout
+	}
 	if c.StopGrace == 0 {
 		c.StopGrace = DefaultStopGrace
 	}
@@ -200,7 +192,9 @@ type Cluster struct {
 	eng    Engine
 	own    *client.Client // the client Start made, closed by Close
 	log    *slog.Logger
+	plan   []targets.Node
 	names  []string
+	roles  map[string][]string
 	nodes  []*node
 	byName map[string]*node
 	net    netInfo
@@ -217,13 +211,15 @@ type Cluster struct {
 	stopLogs context.CancelFunc
 	logs     sync.WaitGroup
 
-	mu      sync.Mutex // serialises fault methods and Close
-	closed  bool
-	grudge  nemesis.Grudge // the partition in place; nil for none
-	loss    float64        // the loss in place; 0 for none
-	latency latencyState
-	netem   netemCapability
-	via     map[string]string // fault kind -> how it was injected last
+	mu     sync.Mutex // serialises fault methods and Close
+	closed bool
+	grudge nemesis.Grudge // the partition in place between nodes; nil for none
+	// clientCut holds the client links a partition cut.
+	clientCut map[*proxylink.Link]bool
+	loss      float64 // the loss in place; 0 for none
+	latency   latencyState
+	netem     netemCapability
+	via       map[string]string // fault kind -> how it was injected last
 }
 
 // netInfo is the run's network.
@@ -249,7 +245,46 @@ type netemCapability struct {
 var (
 	_ nemesis.Cluster           = (*Cluster)(nil)
 	_ nemesis.MechanismReporter = (*Cluster)(nil)
+	_ nemesis.Partitioner       = (*Cluster)(nil)
+	_ nemesis.LatencyInjector   = (*Cluster)(nil)
+	_ nemesis.LossInjector      = (*Cluster)(nil)
+	_ nemesis.Killer            = (*Cluster)(nil)
+	_ nemesis.Pauser            = (*Cluster)(nil)
+	_ nemesis.Healer            = (*Cluster)(nil)
 )
+
+// Plan lays cfg's target out and checks it fits the docker provider: at
+// most MaxNodes nodes. Errors wrap core.ErrBadInput.
+func Plan(cfg Config) ([]targets.Node, error) {
+	if cfg.Target == nil {
+		return nil, core.BadInput("docker provider: no target")
+	}
+	if cfg.Nodes < 1 {
+		return nil, core.BadInput("docker provider: nodes must be at least 1, got %d", cfg.Nodes)
+	}
+	variant, err := targets.ResolveVariant(cfg.Target, cfg.Variant)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := targets.Plan(cfg.Target, targets.Spec{Variant: variant, Nodes: cfg.Nodes})
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) > MaxNodes {
+		return nil, core.BadInput("docker provider: at most %d nodes, the layout of %s has %d", MaxNodes, cfg.Target.Name(), len(nodes))
+	}
+	return nodes, nil
+}
+
+// Planned returns a cluster of the planned nodes that was never started
+// and is closed: its fault methods fail with nemesis.ErrClosed. It tells
+// nemesis.Available what the docker provider can do before a run.
+func Planned(nodes []targets.Node) *Cluster {
+	c := &Cluster{plan: nodes, names: targets.Names(nodes), roles: targets.RoleMap(nodes), closed: true}
+	c.life, c.stopLife = context.WithCancel(context.Background())
+	c.stopLife()
+	return c
+}
 
 // Start starts a cluster as cfg describes and returns once every node
 // serves requests (Target.Ready on its published API address). It creates
@@ -264,12 +299,20 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan, err := Plan(cfg)
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
-		cfg:    cfg,
-		eng:    cfg.Engine,
-		log:    cfg.Logger.With("provider", "docker", "run", cfg.RunID),
-		byName: map[string]*node{},
-		via:    map[string]string{},
+		cfg:       cfg,
+		plan:      plan,
+		names:     targets.Names(plan),
+		roles:     targets.RoleMap(plan),
+		eng:       cfg.Engine,
+		clientCut: map[*proxylink.Link]bool{},
+		log:       cfg.Logger.With("provider", "docker", "run", cfg.RunID),
+		byName:    map[string]*node{},
+		via:       map[string]string{},
 	}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.logCtx, c.stopLogs = context.WithCancel(context.Background())
@@ -295,37 +338,48 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	for i := 1; i <= c.cfg.Nodes; i++ {
-		c.names = append(c.names, fmt.Sprintf("n%d", i))
-	}
 	c.net.name = "faultline-" + c.cfg.RunID
-	for _, name := range c.names {
+	for _, pn := range c.plan {
+		name := pn.Name
 		dir := filepath.Join(c.cfg.Dir, "nodes", name)
 		n := &node{
 			name:      name,
+			role:      pn.Role,
 			container: "faultline-" + c.cfg.RunID + "-" + name,
 			dir:       dir,
 			logPath:   filepath.Join(dir, "node.log"),
 			log:       c.log.With("node", name),
 			cfg: targets.NodeConfig{
-				Target:   c.cfg.Target.Name(),
-				Variant:  c.cfg.Variant,
-				Name:     name,
-				Nodes:    slices.Clone(c.names),
-				APIAddr:  fmt.Sprintf("0.0.0.0:%d", APIPort),
-				PeerAddr: fmt.Sprintf("0.0.0.0:%d", PeerPort),
-				Peers:    map[string]string{},
-				DataDir:  DataDir,
+				Target:    c.cfg.Target.Name(),
+				Variant:   c.cfg.Variant,
+				SpecNodes: c.cfg.Nodes,
+				Name:      name,
+				Role:      pn.Role.Name,
+				Nodes:     slices.Clone(c.names),
+				Roles:     targets.RoleMap(c.plan),
+				APIAddr:   fmt.Sprintf("0.0.0.0:%d", APIPort),
+				Peers:     map[string]string{},
+				DataDir:   DataDir,
 			},
 		}
-		for _, other := range c.names {
-			if other != name {
+		if !pn.Role.OnePort {
+			n.cfg.PeerAddr = fmt.Sprintf("0.0.0.0:%d", PeerPort)
+		}
+		for _, other := range c.plan {
+			if other.Name != name {
 				// The network alias of each container is its node name.
-				n.cfg.Peers[other] = fmt.Sprintf("%s:%d", other, PeerPort)
+				n.cfg.Peers[other.Name] = fmt.Sprintf("%s:%d", other.Name, peerPort(other.Role))
 			}
 		}
 		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 			return fmt.Errorf("node %s: %w", name, err)
+		}
+		if sv, ok := pn.Role.Program.(targets.Server); ok && sv.User != "" {
+			// The server's account exists only inside the image: let it
+			// write the bound folder whatever its uid.
+			if err := os.Chmod(filepath.Join(dir, "data"), 0o777); err != nil {
+				return fmt.Errorf("node %s: %w", name, err)
+			}
 		}
 		c.nodes = append(c.nodes, n)
 		c.byName[name] = n
@@ -359,11 +413,38 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.writeLayout(); err != nil {
 		return err
 	}
-	return c.waitReady(ctx, c.nodes)
+	return c.waitReady(ctx, c.nodes, c.cfg.StartTimeout)
 }
 
-// Nodes lists the node names, n1..nN.
+// peerPort is the container port where other nodes reach a node of role r.
+func peerPort(r targets.Role) int {
+	if r.OnePort {
+		return APIPort
+	}
+	return PeerPort
+}
+
+// Nodes lists the node names in cluster order.
 func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
+
+// Roles maps each role to its node names, in cluster order.
+func (c *Cluster) Roles() map[string][]string {
+	out := make(map[string][]string, len(c.roles))
+	for r, ns := range c.roles {
+		out[r] = slices.Clone(ns)
+	}
+	return out
+}
+
+// Endpoints lists every node, in cluster order, with its role and the
+// address of its client proxy on 127.0.0.1.
+func (c *Cluster) Endpoints() []targets.Endpoint {
+	out := make([]targets.Endpoint, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = targets.Endpoint{Name: n.name, Role: n.role.Name, Addr: n.link.Addr}
+	}
+	return out
+}
 
 // RunID returns the run id the cluster's containers and network carry.
 func (c *Cluster) RunID() string { return c.cfg.RunID }
@@ -515,7 +596,7 @@ func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
 func (c *Cluster) node(op, name string) (*node, error) {
 	n, ok := c.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, ErrUnknownNode, strings.Join(c.names, ", "))
+		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(c.names, ", "))
 	}
 	return n, nil
 }
@@ -525,15 +606,15 @@ func (c *Cluster) lockOpen(op string) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
 	}
 	return nil
 }
 
 // bounded returns ctx limited by d and cut short when Close begins, in
-// which case context.Cause of the result is ErrClosed.
+// which case context.Cause of the result is nemesis.ErrClosed.
 func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return lifecycle.Bounded(ctx, c.life, d, ErrClosed)
+	return lifecycle.Bounded(ctx, c.life, d, nemesis.ErrClosed)
 }
 
 // each runs fn on every node of nodes at once and joins the errors.
@@ -568,11 +649,13 @@ type LayoutNetwork struct {
 // on the host.
 type LayoutNode struct {
 	Name        string `json:"name"`
+	Role        string `json:"role"`
+	Program     string `json:"program"`
 	Container   string `json:"container"`
 	ContainerID string `json:"container_id"`
 	IP          string `json:"ip"`
 	APIAddr     string `json:"api_addr"`
-	PeerAddr    string `json:"peer_addr"`
+	PeerAddr    string `json:"peer_addr,omitempty"`
 	HostAPIAddr string `json:"host_api_addr"`
 	Log         string `json:"log"`
 	Data        string `json:"data"`
@@ -611,12 +694,15 @@ func (c *Cluster) writeLayout() error {
 		rel, _ := filepath.Rel(c.cfg.Dir, n.logPath)
 		data, _ := filepath.Rel(c.cfg.Dir, filepath.Join(n.dir, "data"))
 		ln := LayoutNode{
-			Name: n.name, Container: n.container, ContainerID: n.id, HostAPIAddr: n.hostAddr, Log: rel, Data: data,
+			Name: n.name, Role: n.role.Name, Program: n.program(), Container: n.container, ContainerID: n.id,
+			HostAPIAddr: n.hostAddr, Log: rel, Data: data,
 		}
 		if n.ip.IsValid() {
 			ln.IP = n.ip.String()
 			ln.APIAddr = fmt.Sprintf("%s:%d", n.ip, APIPort)
-			ln.PeerAddr = fmt.Sprintf("%s:%d", n.ip, PeerPort)
+			if !n.role.OnePort {
+				ln.PeerAddr = fmt.Sprintf("%s:%d", n.ip, PeerPort)
+			}
 		}
 		l.Nodes = append(l.Nodes, ln)
 		if n.hostAddr != "" {

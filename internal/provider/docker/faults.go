@@ -47,7 +47,7 @@ func (c *Cluster) liveNodes() []*node {
 
 // stateError reports a fault that does not apply to a node's state.
 func stateError(op string, n *node, st state, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, ErrNodeState)
+	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, nemesis.ErrNodeState)
 }
 
 // setup creates n's chains and the jumps to them. The caller holds mu.
@@ -92,7 +92,7 @@ func (c *Cluster) syncRules(ctx context.Context, n *node) error {
 		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
 	}
 	if wp, wl := r.counts(); p != wp || l != wl {
-		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, ErrNotApplied, p, l, wp, wl)
+		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
 	}
 	return nil
 }
@@ -158,8 +158,9 @@ func (c *Cluster) syncStale(ctx context.Context) error {
 // packets from and to the other (iptables DROP in the FAULTLINE chain of
 // its network namespace; a paused or killed node gets its rules when it
 // resumes or restarts, the other side's rules cut the pair meanwhile).
-// Client links are never cut. It replaces any earlier partition in place,
-// each node's rules in one transaction. Then it verifies from inside every
+// Where the grudge names nemesis.Clients, the client proxies of the nodes
+// listed with it are blackholed instead. It replaces any earlier partition
+// in place, each node's rules in one transaction. Then it verifies from inside every
 // running node, with a TCP connection to each peer's peer port, that
 // every cut link drops traffic and every other link carries it (the
 // second check is skipped while packet loss is on). Unknown node names
@@ -170,22 +171,39 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 	}
 	defer c.mu.Unlock()
 	want := nemesis.Grudge{}
+	clientCut := map[*proxylink.Link]bool{}
+	known := func(n string) error {
+		if n == nemesis.Clients {
+			return nil
+		}
+		_, err := c.node("partition", n)
+		return err
+	}
 	for a, bs := range g {
-		if _, err := c.node("partition", a); err != nil {
+		if err := known(a); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if _, err := c.node("partition", b); err != nil {
+			if err := known(b); err != nil {
 				return err
 			}
-			if a == b {
+			switch {
+			case a == b:
 				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
+			case a == nemesis.Clients:
+				clientCut[c.byName[b].link] = true
+			case b == nemesis.Clients:
+				clientCut[c.byName[a].link] = true
+			default:
+				want[a] = append(want[a], b)
 			}
 		}
-		want[a] = slices.Clone(bs)
 	}
 	c.grudge = want
 	start := time.Now()
+	if err := c.cutClients(ctx, clientCut); err != nil {
+		return fmt.Errorf("partition: %w", err)
+	}
 	if err := c.syncLive(ctx, c.syncRules); err != nil {
 		return fmt.Errorf("partition: %w", err)
 	}
@@ -207,6 +225,9 @@ func (c *Cluster) HealPartition(ctx context.Context) error {
 	defer c.mu.Unlock()
 	c.grudge = nil
 	start := time.Now()
+	if err := c.cutClients(ctx, nil); err != nil {
+		return fmt.Errorf("heal partition: %w", err)
+	}
 	if err := c.syncLive(ctx, c.syncRules); err != nil {
 		return fmt.Errorf("heal partition: %w", err)
 	}
@@ -218,12 +239,12 @@ func (c *Cluster) HealPartition(ctx context.Context) error {
 }
 
 // verifyLinks probes every link from each live node to each other node
-// that is not killed and returns an error wrapping ErrNotApplied when a
+// that is not killed and returns an error wrapping nemesis.ErrNotApplied when a
 // pair in cut carries traffic or, with strictOpen, when a pair not in cut
 // drops it. The caller holds mu.
 func (c *Cluster) verifyLinks(ctx context.Context, cut map[[2]string]bool, strictOpen bool) error {
 	if ps := c.linkProblems(ctx, cut, strictOpen); len(ps) > 0 {
-		return fmt.Errorf("%w: %s", ErrNotApplied, strings.Join(ps, "; "))
+		return fmt.Errorf("%w: %s", nemesis.ErrNotApplied, strings.Join(ps, "; "))
 	}
 	return nil
 }
@@ -244,7 +265,7 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 			if b == a || b.killed || !b.ip.IsValid() {
 				continue
 			}
-			t := fmt.Sprintf("%s:%d", b.ip, PeerPort)
+			t := fmt.Sprintf("%s:%d", b.ip, peerPort(b.role))
 			targets = append(targets, t)
 			peer[t] = b
 		}
@@ -426,7 +447,7 @@ func (c *Cluster) ClearLoss(ctx context.Context) error {
 // Kill sends SIGKILL to a running or paused node's container (a paused
 // one is thawed after the signal, so it dies without running again) and
 // waits until the engine reports it stopped. Killing a node that is not
-// running fails with ErrNodeState.
+// running fails with nemesis.ErrNodeState.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err := c.lockOpen("kill"); err != nil {
 		return err
@@ -466,7 +487,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // passes. A restarted container may get another address on the run's
 // network and another published port; the other nodes' rules and its
 // client proxy follow. Restarting a running or paused node fails with
-// ErrNodeState.
+// nemesis.ErrNodeState.
 func (c *Cluster) Restart(ctx context.Context, name string) error {
 	if err := c.lockOpen("restart"); err != nil {
 		return err
@@ -488,7 +509,7 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 	if err := c.startContainer(ctx, n); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
-	if err := c.waitReady(ctx, []*node{n}); err != nil {
+	if err := c.waitReady(ctx, []*node{n}, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
 	return nil
@@ -496,7 +517,7 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 
 // Pause freezes a running node's container (the engine's cgroup freezer)
 // and returns once the engine reports it paused. Pausing a node that is
-// not running, or already paused, fails with ErrNodeState.
+// not running, or already paused, fails with nemesis.ErrNodeState.
 func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err := c.lockOpen("pause"); err != nil {
 		return err
@@ -528,7 +549,7 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 
 // Resume thaws a paused node's container, returns once the engine reports
 // it running, and then installs any fault state it missed while paused.
-// Resuming a node that is not paused fails with ErrNodeState.
+// Resuming a node that is not paused fails with nemesis.ErrNodeState.
 func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err := c.lockOpen("resume"); err != nil {
 		return err
@@ -580,7 +601,7 @@ func (c *Cluster) resume(ctx context.Context, n *node) error {
 // and not paused, no node has a FAULTLINE rule or a netem qdisc, every
 // node answers Target.Ready, every link between nodes carries traffic
 // (probed from inside each node), and every client proxy and published
-// port accepts connections. It returns an error wrapping ErrNotHealed
+// port accepts connections. It returns an error wrapping nemesis.ErrNotHealed
 // that names everything still faulty. It is idempotent.
 func (c *Cluster) HealAll(ctx context.Context) error {
 	if err := c.lockOpen("heal all"); err != nil {
@@ -633,19 +654,20 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 	if err != nil {
 		problems = append(problems, "remove toxics: "+err.Error())
 	}
+	clear(c.clientCut)
 
 	// Verify.
-	for _, err := range c.waitEachReady(ctx, c.nodes) {
+	for _, err := range c.waitEachReady(ctx, c.nodes, c.cfg.ReadyTimeout) {
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
 	problems = append(problems, c.checkHealed(ctx)...)
 	if c.life.Err() != nil {
-		return fmt.Errorf("heal all: %w", ErrClosed)
+		return fmt.Errorf("heal all: %w", nemesis.ErrClosed)
 	}
 	if len(problems) > 0 {
-		err := fmt.Errorf("%w: %s", ErrNotHealed, strings.Join(problems, "; "))
+		err := fmt.Errorf("%w: %s", nemesis.ErrNotHealed, strings.Join(problems, "; "))
 		c.log.Warn("heal incomplete", "err", err)
 		return err
 	}

@@ -81,7 +81,7 @@ func TestPartitionEveryShape(t *testing.T) {
 	if err := c.HealPartition(t.Context()); err != nil {
 		t.Errorf("second heal: %v", err)
 	}
-	if err := c.Partition(t.Context(), nemesis.Grudge{"n1": {"n9"}}); !errors.Is(err, ErrUnknownNode) {
+	if err := c.Partition(t.Context(), nemesis.Grudge{"n1": {"n9"}}); !errors.Is(err, nemesis.ErrUnknownNode) {
 		t.Errorf("grudge with an unknown node: %v", err)
 	}
 	if err := c.Partition(t.Context(), nemesis.Grudge{"n1": {"n1"}}); err == nil {
@@ -152,7 +152,7 @@ func TestPauseAndResume(t *testing.T) {
 	if _, err := newKV(c.ClientAddrs()[0], 5*time.Second).read("k"); err != nil {
 		t.Errorf("n1 stopped serving while n2 is paused: %v", err)
 	}
-	if err := c.Pause(t.Context(), "n2"); !errors.Is(err, ErrNodeState) {
+	if err := c.Pause(t.Context(), "n2"); !errors.Is(err, nemesis.ErrNodeState) {
 		t.Errorf("pausing a paused node: %v", err)
 	}
 	// A partition while n2 is frozen: the others' rules cut it now, and
@@ -178,10 +178,10 @@ func TestPauseAndResume(t *testing.T) {
 	if !eventually(5*time.Second, func() bool { _, err := proxy.read("k"); return err == nil }) {
 		t.Error("n2 does not answer after resume")
 	}
-	if err := c.Resume(t.Context(), "n2"); !errors.Is(err, ErrNodeState) {
+	if err := c.Resume(t.Context(), "n2"); !errors.Is(err, nemesis.ErrNodeState) {
 		t.Errorf("resuming a running node: %v", err)
 	}
-	if err := c.Pause(t.Context(), "n7"); !errors.Is(err, ErrUnknownNode) {
+	if err := c.Pause(t.Context(), "n7"); !errors.Is(err, nemesis.ErrUnknownNode) {
 		t.Errorf("pausing an unknown node: %v", err)
 	}
 }
@@ -213,10 +213,10 @@ func TestKillAndRestart(t *testing.T) {
 	if _, err := proxy.read("k"); err == nil {
 		t.Error("a killed node answered")
 	}
-	if err := c.Kill(t.Context(), "n2"); !errors.Is(err, ErrNodeState) {
+	if err := c.Kill(t.Context(), "n2"); !errors.Is(err, nemesis.ErrNodeState) {
 		t.Errorf("killing a killed node: %v", err)
 	}
-	if err := c.Pause(t.Context(), "n2"); !errors.Is(err, ErrNodeState) {
+	if err := c.Pause(t.Context(), "n2"); !errors.Is(err, nemesis.ErrNodeState) {
 		t.Errorf("pausing a killed node: %v", err)
 	}
 	begin = time.Now()
@@ -234,7 +234,7 @@ func TestKillAndRestart(t *testing.T) {
 	if got, want := reachability(t, c, c.Nodes()), wantDropped(nemesis.Isolate(c.Nodes(), "n2")); !slices.Equal(got, want) {
 		t.Errorf("after restart dropped %v, want %v", got, want)
 	}
-	if err := c.Restart(t.Context(), "n2"); !errors.Is(err, ErrNodeState) {
+	if err := c.Restart(t.Context(), "n2"); !errors.Is(err, nemesis.ErrNodeState) {
 		t.Errorf("restarting a running node: %v", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(c.cfg.Dir, "nodes", "n2", "node.log"))
@@ -451,8 +451,8 @@ func TestHealAllReportsWhatItCannotHeal(t *testing.T) {
 	// by the rule outside it.
 	c.cfg.ReadyTimeout = 3 * time.Second
 	err = c.HealAll(t.Context())
-	if !errors.Is(err, ErrNotHealed) || !strings.Contains(err.Error(), "n1->n2") {
-		t.Fatalf("HealAll: %v, want ErrNotHealed naming n1->n2", err)
+	if !errors.Is(err, nemesis.ErrNotHealed) || !strings.Contains(err.Error(), "n1->n2") {
+		t.Fatalf("HealAll: %v, want nemesis.ErrNotHealed naming n1->n2", err)
 	}
 	t.Logf("HealAll: %v", err)
 	if rules := chainRules(t, c, "n1", chainPartition); len(rules) > 0 {

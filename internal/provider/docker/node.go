@@ -55,6 +55,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // about its container. Everything after cfg is guarded by Cluster.mu.
 type node struct {
 	name      string
+	role      targets.Role
 	container string // container name
 	dir       string
 	logPath   string
@@ -130,7 +131,7 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 // the run folder belong to that user. It fails when ctx has ended, after
 // the request.
 func (c *Cluster) createContainer(ctx context.Context, n *node) error {
-	env, err := internalnode.Env(n.cfg)
+	cmd, env, user, err := c.command(n)
 	if err != nil {
 		return fmt.Errorf("create container for %s: %w", n.name, err)
 	}
@@ -146,11 +147,11 @@ func (c *Cluster) createContainer(ctx context.Context, n *node) error {
 		Name: n.container,
 		Config: &container.Config{
 			Image:        c.cfg.Image,
-			Cmd:          c.cfg.Cmd,
-			Env:          []string{env},
+			Cmd:          cmd,
+			Env:          env,
 			Labels:       labels,
 			Hostname:     n.name,
-			User:         fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()),
+			User:         user,
 			ExposedPorts: network.PortSet{apiPort: {}},
 		},
 		HostConfig: &container.HostConfig{
@@ -176,6 +177,66 @@ func (c *Cluster) createContainer(ctx context.Context, n *node) error {
 		return fmt.Errorf("create container for %s: %w", n.name, context.Cause(ctx))
 	}
 	return nil
+}
+
+// command returns what n's container runs, its environment and the user
+// it runs as. A GoProgram node runs Cmd (the faultline binary) with its
+// configuration in the environment, as the controller's user so that its
+// files in the run folder belong to that user. A Server node runs its
+// binary with its arguments (init commands first, once, while the data
+// folder is empty), as the server's User when set.
+func (c *Cluster) command(n *node) (cmd, env []string, user string, err error) {
+	owner := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	s, ok := n.role.Program.(targets.Server)
+	if !ok {
+		e, err := internalnode.Env(n.cfg)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return c.cfg.Cmd, []string{e}, owner, nil
+	}
+	argv := append([]string{s.Binary}, s.Args(n.cfg)...)
+	if s.Env != nil {
+		env = s.Env(n.cfg)
+	}
+	if s.User != "" {
+		user = s.User
+	} else {
+		user = owner
+	}
+	var inits [][]string
+	if s.Init != nil {
+		inits = s.Init(n.cfg)
+	}
+	if len(inits) == 0 {
+		return argv, env, user, nil
+	}
+	script := `if [ -z "$(ls -A ` + shellQuote(DataDir) + `)" ]; then`
+	for _, a := range inits {
+		script += " " + shellJoin(a) + " &&"
+	}
+	script += " :; fi && exec " + shellJoin(argv)
+	return []string{"sh", "-c", script}, env, user, nil
+}
+
+// program names what n runs, for cluster.json: "go" or the server binary.
+func (n *node) program() string {
+	if s, ok := n.role.Program.(targets.Server); ok {
+		return s.Binary
+	}
+	return "go"
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// shellJoin quotes each word of argv for sh and joins them.
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
 }
 
 func shortID(id string) string {
@@ -441,16 +502,16 @@ func appendLine(path, line string) error {
 	return err
 }
 
-// waitReady polls Target.Ready on each node's published API address until
-// all answer, a container stops, ReadyTimeout passes, ctx ends or Close
+// waitReady polls each node's role's Ready on its published API address
+// until all answer, a container stops, timeout passes, ctx ends or Close
 // begins. The caller holds mu.
-func (c *Cluster) waitReady(ctx context.Context, nodes []*node) error {
-	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes)...)
+func (c *Cluster) waitReady(ctx context.Context, nodes []*node, timeout time.Duration) error {
+	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes, timeout)...)
 }
 
 // waitEachReady is waitReady with one result per node.
-func (c *Cluster) waitEachReady(ctx context.Context, nodes []*node) []error {
-	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
+func (c *Cluster) waitEachReady(ctx context.Context, nodes []*node, timeout time.Duration) []error {
+	ctx, cancel := c.bounded(ctx, timeout)
 	defer cancel()
 	return lifecycle.Each(nodes, func(n *node) error { return c.waitOneReady(ctx, n) })
 }
@@ -462,7 +523,7 @@ func (c *Cluster) waitOneReady(ctx context.Context, n *node) error {
 	addr := n.hostAddr
 	for {
 		actx, cancel := context.WithTimeout(ctx, readyAttempt)
-		err := c.cfg.Target.Ready(actx, addr)
+		err := n.role.ReadyFunc()(actx, addr)
 		cancel()
 		if err == nil {
 			n.log.Info("node ready", "after", time.Since(start).Round(time.Millisecond))

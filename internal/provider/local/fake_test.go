@@ -69,11 +69,24 @@ func (fakeTarget) Variants() []targets.Choice {
 		{Name: "fail-n2", Description: "n2 exits at once, the others serve"},
 		{Name: "norestart", Description: "a node serves on its first start and refuses every later one"},
 		{Name: "hang", Description: "listens but never answers"},
+		{Name: "roles", Description: "one head and --nodes workers"},
 	}
 }
 
-func (fakeTarget) NewClient(string, string, []string, []string, int) (core.Client, error) {
+func (fakeTarget) NewClient(targets.ClientConfig) (core.Client, error) {
 	return nil, errors.New("fake target has no clients")
+}
+
+// Layout lays out one role "fake" of spec.Nodes nodes, or, for the variant
+// "roles", one "head" and spec.Nodes "worker" nodes.
+func (f fakeTarget) Layout(spec targets.Spec) (targets.Layout, error) {
+	role := func(name string, n int) targets.Role {
+		return targets.Role{Name: name, Count: n, Program: targets.GoProgram{Run: f.RunNode}, Ready: f.Ready}
+	}
+	if spec.Variant == "roles" {
+		return targets.Layout{Roles: []targets.Role{role("head", 1), role("worker", spec.Nodes)}}, nil
+	}
+	return targets.Layout{Roles: []targets.Role{role("fake", spec.Nodes)}}, nil
 }
 
 func (fakeTarget) Ready(ctx context.Context, addr string) error {

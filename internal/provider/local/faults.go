@@ -27,7 +27,8 @@ const (
 
 // Partition cuts, in both directions, every node-to-node link between a
 // node and the nodes its grudge names, by installing a blackhole on both
-// proxies of the pair (a->b and b->a). Client links are never cut. It
+// proxies of the pair (a->b and b->a); where the grudge names
+// nemesis.Clients it cuts the client links of the nodes listed with it. It
 // replaces any earlier partition in place: links cut before and not named
 // now are restored (their connections are closed, see HealPartition),
 // links named in both stay cut undisturbed. Unknown node names are an
@@ -38,23 +39,36 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 	}
 	defer c.mu.Unlock()
 	want := map[*proxylink.Link]bool{}
+	known := func(n string) error {
+		if n == nemesis.Clients {
+			return nil
+		}
+		_, err := c.node("partition", n)
+		return err
+	}
 	for a, bs := range g {
-		if _, err := c.node("partition", a); err != nil {
+		if err := known(a); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if _, err := c.node("partition", b); err != nil {
+			if err := known(b); err != nil {
 				return err
 			}
-			if a == b {
+			switch {
+			case a == b:
 				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
+			case a == nemesis.Clients:
+				want[c.client[b]] = true
+			case b == nemesis.Clients:
+				want[c.client[a]] = true
+			default:
+				want[c.pair[[2]string{a, b}]] = true
+				want[c.pair[[2]string{b, a}]] = true
 			}
-			want[c.pair[[2]string{a, b}]] = true
-			want[c.pair[[2]string{b, a}]] = true
 		}
 	}
 	var add, remove []*proxylink.Link
-	for _, l := range c.peers {
+	for _, l := range c.allLinks() {
 		switch {
 		case want[l] && !c.cut[l]:
 			add = append(add, l)
@@ -83,8 +97,8 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 	return nil
 }
 
-// HealPartition removes the partition toxics from every node-to-node link
-// and leaves latency alone. Toxiproxy closes every connection that was
+// HealPartition removes the partition toxics from every link and leaves
+// latency alone. Toxiproxy closes every connection that was
 // blackholed when its toxic goes, so nodes reconnect rather than resume a
 // stream with bytes missing. It is idempotent.
 func (c *Cluster) HealPartition(ctx context.Context) error {
@@ -94,7 +108,7 @@ func (c *Cluster) HealPartition(ctx context.Context) error {
 	defer c.mu.Unlock()
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	if err := proxylink.Apply(tctx, c.peers, func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
+	if err := proxylink.Apply(tctx, c.allLinks(), func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
 		return fmt.Errorf("heal partition: %w", err)
 	}
 	clear(c.cut)
@@ -142,7 +156,7 @@ func (c *Cluster) ClearLatency(ctx context.Context) error {
 
 // Kill sends SIGKILL to a running or paused node's process group and
 // waits until the process is reaped. Killing a node that is neither
-// running nor paused fails with ErrNodeState.
+// running nor paused fails with nemesis.ErrNodeState.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err := c.lockOpen("kill"); err != nil {
 		return err
@@ -171,7 +185,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // Restart starts a killed (or crashed) node again with the same
 // configuration, addresses and data directory, and waits until it serves
 // requests or ReadyTimeout passes. Restarting a running or paused node
-// fails with ErrNodeState.
+// fails with nemesis.ErrNodeState.
 func (c *Cluster) Restart(ctx context.Context, name string) error {
 	if err := c.lockOpen("restart"); err != nil {
 		return err
@@ -187,7 +201,7 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 	if err := c.startProcess(n); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
-	if err := c.waitReady(ctx, []*nodeProc{n}); err != nil {
+	if err := c.waitReady(ctx, []*nodeProc{n}, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
 	return nil
@@ -195,7 +209,7 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 
 // Pause sends SIGSTOP to a running node's process group and returns once
 // the kernel reports the process stopped. Pausing a node that is not
-// running fails with ErrNodeState.
+// running fails with nemesis.ErrNodeState.
 func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err := c.lockOpen("pause"); err != nil {
 		return err
@@ -223,7 +237,7 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 
 // Resume sends SIGCONT to a paused node's process group and returns once
 // the kernel reports the process running. Resuming a node that is not
-// paused fails with ErrNodeState.
+// paused fails with nemesis.ErrNodeState.
 func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err := c.lockOpen("resume"); err != nil {
 		return err
@@ -261,7 +275,7 @@ func (c *Cluster) resume(ctx context.Context, n *nodeProc) error {
 // ReadyTimeout: every proxy is running with no toxic, every node process is
 // alive and not stopped, every node answers Target.Ready, and every link's
 // proxy and upstream accept connections. It returns an error wrapping
-// ErrNotHealed that names everything still faulty. It is idempotent.
+// nemesis.ErrNotHealed that names everything still faulty. It is idempotent.
 func (c *Cluster) HealAll(ctx context.Context) error {
 	if err := c.lockOpen("heal all"); err != nil {
 		return err
@@ -299,7 +313,7 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 	clear(c.cut)
 
 	// Verify.
-	for k, err := range c.waitEachReady(ctx, c.nodes) {
+	for k, err := range c.waitEachReady(ctx, c.nodes, c.cfg.ReadyTimeout) {
 		if err != nil {
 			problems = append(problems, err.Error())
 		} else if p := c.nodes[k].processProblem(); p != "" {
@@ -308,10 +322,10 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 	}
 	problems = append(problems, c.checkLinks(ctx, links)...)
 	if c.life.Err() != nil {
-		return fmt.Errorf("heal all: %w", ErrClosed)
+		return fmt.Errorf("heal all: %w", nemesis.ErrClosed)
 	}
 	if len(problems) > 0 {
-		err := fmt.Errorf("%w: %s", ErrNotHealed, strings.Join(problems, "; "))
+		err := fmt.Errorf("%w: %s", nemesis.ErrNotHealed, strings.Join(problems, "; "))
 		c.log.Warn("heal incomplete", "err", err)
 		return err
 	}
@@ -384,15 +398,3 @@ func (c *Cluster) checkLinks(ctx context.Context, links []*proxylink.Link) []str
 		}
 	}
 }
-
-// SetLoss fails with an error wrapping nemesis.ErrUnsupported: the local
-// provider's links are TCP proxies, which carry a byte stream, not packets,
-// so there is nothing to drop at random without breaking the stream. The
-// docker provider drops packets with iptables.
-func (c *Cluster) SetLoss(ctx context.Context, fraction float64) error {
-	return fmt.Errorf("packet loss: the local provider proxies TCP streams and cannot drop packets; use the docker provider: %w", nemesis.ErrUnsupported)
-}
-
-// ClearLoss returns nil: SetLoss never installs anything on the local
-// provider, so there is nothing to clear.
-func (c *Cluster) ClearLoss(ctx context.Context) error { return nil }

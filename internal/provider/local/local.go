@@ -40,29 +40,17 @@ const (
 // of the node count.
 const MaxNodes = 32
 
-// Sentinel errors that callers can branch on with errors.Is.
-var (
-	// ErrClosed is returned by every fault method after Close.
-	ErrClosed = errors.New("cluster is closed")
-	// ErrUnknownNode is returned for a node name the cluster does not have.
-	ErrUnknownNode = errors.New("unknown node")
-	// ErrNodeState is returned when a fault does not apply to the node's
-	// current state, for example killing a node that is already killed.
-	ErrNodeState = errors.New("wrong node state")
-	// ErrNotHealed is returned by HealAll when its verification finds a
-	// fault still in place.
-	ErrNotHealed = errors.New("cluster not healed")
-)
-
 // Config describes a local cluster.
 type Config struct {
-	// Target is the system under test; its RunNode runs in each node
-	// process and its Ready is polled on each node's API address.
+	// Target is the system under test. Its layout says which nodes run:
+	// a node of a GoProgram role is Exe re-executed, a node of a Server
+	// role is the server's binary; each role's Ready is polled on each of
+	// its nodes' API addresses.
 	Target targets.Target
 	// Variant is the target variant; empty means the target's default (its
 	// first variant).
 	Variant string
-	// Nodes is the number of nodes, named n1..nN.
+	// Nodes is the --nodes of the target's layout (targets.Spec.Nodes).
 	Nodes int
 	// Dir is the run folder. Node n's log (stdout and stderr, appended
 	// across restarts) is Dir/nodes/n/node.log and its data directory is
@@ -73,8 +61,11 @@ type Config struct {
 	Exe string
 	// Logger receives the provider's progress; nil discards it.
 	Logger *slog.Logger
-	// ReadyTimeout bounds each wait for nodes to serve requests (at start,
-	// on Restart and in HealAll); zero means DefaultReadyTimeout.
+	// StartTimeout bounds the wait for every node to serve requests at
+	// start, init commands included; zero means ReadyTimeout.
+	StartTimeout time.Duration
+	// ReadyTimeout bounds each wait for nodes to serve requests after a
+	// fault (on Restart and in HealAll); zero means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// StopGrace is how long Close waits after SIGTERM before SIGKILL; zero
 	// means DefaultStopGrace.
@@ -87,13 +78,13 @@ func (c Config) Validate() error {
 	if c.Target == nil {
 		return core.BadInput("local provider: no target")
 	}
-	if c.Nodes < 1 || c.Nodes > MaxNodes {
-		return core.BadInput("local provider: nodes must be between 1 and %d, got %d", MaxNodes, c.Nodes)
+	if c.Nodes < 1 {
+		return core.BadInput("local provider: nodes must be at least 1, got %d", c.Nodes)
 	}
 	if c.Dir == "" {
 		return core.BadInput("local provider: no run folder")
 	}
-	if c.ReadyTimeout < 0 || c.StopGrace < 0 {
+	if c.ReadyTimeout < 0 || c.StartTimeout < 0 || c.StopGrace < 0 {
 		return core.BadInput("local provider: negative timeout")
 	}
 	if c.Variant != "" {
@@ -133,6 +124,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = c.ReadyTimeout
+	}
 	if c.StopGrace == 0 {
 		c.StopGrace = DefaultStopGrace
 	}
@@ -145,13 +139,16 @@ func (c Config) withDefaults() (Config, error) {
 type Cluster struct {
 	cfg    Config
 	log    *slog.Logger
+	plan   []targets.Node
 	names  []string
+	roles  map[string][]string
 	nodes  []*nodeProc
 	byName map[string]*nodeProc
 	ports  []int // reserved node ports, released by Close
 
 	server  *toxiproxy.ApiServer
 	clients []*proxylink.Link             // indexed like nodes
+	client  map[string]*proxylink.Link    // node -> its client link
 	peers   []*proxylink.Link             // every directed node-to-node link
 	pair    map[[2]string]*proxylink.Link // (from, to) -> link
 
@@ -168,7 +165,70 @@ type Cluster struct {
 	cut    map[*proxylink.Link]bool // links partitioned by Partition
 }
 
-var _ nemesis.Cluster = (*Cluster)(nil)
+var (
+	_ nemesis.Cluster         = (*Cluster)(nil)
+	_ nemesis.Partitioner     = (*Cluster)(nil)
+	_ nemesis.Killer          = (*Cluster)(nil)
+	_ nemesis.Pauser          = (*Cluster)(nil)
+	_ nemesis.Healer          = (*Cluster)(nil)
+	_ nemesis.LatencyInjector = (*Cluster)(nil)
+)
+
+// Plan lays cfg's target out and checks what the local provider needs
+// before anything is made: at most MaxNodes nodes, and every server binary
+// (and init program) installed. Errors wrap core.ErrBadInput for a layout
+// the provider cannot take and targets.ErrNoBinary for a missing binary.
+func Plan(cfg Config) ([]targets.Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	variant, err := targets.ResolveVariant(cfg.Target, cfg.Variant)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := targets.Plan(cfg.Target, targets.Spec{Variant: variant, Nodes: cfg.Nodes})
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) > MaxNodes {
+		return nil, core.BadInput("local provider: at most %d nodes, the layout of %s has %d", MaxNodes, cfg.Target.Name(), len(nodes))
+	}
+	for _, n := range nodes {
+		s, ok := n.Role.Program.(targets.Server)
+		if !ok {
+			continue
+		}
+		if _, err := s.Find(); err != nil {
+			return nil, fmt.Errorf("role %s: %w", n.Role.Name, err)
+		}
+		if s.Init != nil {
+			for _, cmd := range s.Init(targets.NodeConfig{}) {
+				if len(cmd) == 0 {
+					continue
+				}
+				if _, err := s.FindInit(cmd[0]); err != nil {
+					return nil, fmt.Errorf("role %s: %w", n.Role.Name, err)
+				}
+			}
+		}
+		if s.User != "" && os.Geteuid() == 0 {
+			if _, err := lookupUser(s.User); err != nil {
+				return nil, fmt.Errorf("role %s: %w", n.Role.Name, err)
+			}
+		}
+	}
+	return nodes, nil
+}
+
+// Planned returns a cluster of the planned nodes that was never started
+// and is closed: its fault methods fail with nemesis.ErrClosed. It tells
+// nemesis.Available what the local provider can do before a run.
+func Planned(nodes []targets.Node) *Cluster {
+	c := &Cluster{plan: nodes, names: targets.Names(nodes), roles: targets.RoleMap(nodes), closed: true}
+	c.life, c.stopLife = context.WithCancel(context.Background())
+	c.stopLife()
+	return c
+}
 
 // Start starts a cluster as cfg describes and returns once every node
 // serves requests (Target.Ready on its own API address). It fails when a
@@ -181,9 +241,17 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan, err := Plan(cfg)
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
 		cfg:    cfg,
 		log:    cfg.Logger.With("provider", "local"),
+		plan:   plan,
+		names:  targets.Names(plan),
+		roles:  targets.RoleMap(plan),
+		client: map[string]*proxylink.Link{},
 		byName: map[string]*nodeProc{},
 		pair:   map[[2]string]*proxylink.Link{},
 		cut:    map[*proxylink.Link]bool{},
@@ -203,54 +271,65 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	n := c.cfg.Nodes
-	for i := 1; i <= n; i++ {
-		c.names = append(c.names, fmt.Sprintf("n%d", i))
+	need := 0
+	for _, pn := range c.plan {
+		need += portsOf(pn.Role)
 	}
-	reserved, err := ports.Reserve(2 * n)
+	reserved, err := ports.Reserve(need)
 	if err != nil {
 		return fmt.Errorf("reserve node ports: %w", err)
 	}
 	c.ports = reserved
-	for i, name := range c.names {
-		dir := filepath.Join(c.cfg.Dir, "nodes", name)
+	for _, pn := range c.plan {
+		dir := filepath.Join(c.cfg.Dir, "nodes", pn.Name)
 		np := &nodeProc{
-			name:    name,
+			name:    pn.Name,
+			role:    pn.Role,
 			dir:     dir,
 			logPath: filepath.Join(dir, "node.log"),
-			log:     c.log.With("node", name),
+			log:     c.log.With("node", pn.Name),
 			cfg: targets.NodeConfig{
-				Target:   c.cfg.Target.Name(),
-				Variant:  c.cfg.Variant,
-				Name:     name,
-				Nodes:    slices.Clone(c.names),
-				APIAddr:  fmt.Sprintf("127.0.0.1:%d", reserved[2*i]),
-				PeerAddr: fmt.Sprintf("127.0.0.1:%d", reserved[2*i+1]),
-				Peers:    map[string]string{},
-				DataDir:  filepath.Join(dir, "data"),
+				Target:    c.cfg.Target.Name(),
+				Variant:   c.cfg.Variant,
+				SpecNodes: c.cfg.Nodes,
+				Name:      pn.Name,
+				Role:      pn.Role.Name,
+				Nodes:     slices.Clone(c.names),
+				Roles:     targets.RoleMap(c.plan),
+				APIAddr:   fmt.Sprintf("127.0.0.1:%d", reserved[0]),
+				Peers:     map[string]string{},
+				DataDir:   filepath.Join(dir, "data"),
 			},
 		}
+		if !pn.Role.OnePort {
+			np.cfg.PeerAddr = fmt.Sprintf("127.0.0.1:%d", reserved[1])
+		}
+		reserved = reserved[portsOf(pn.Role):]
 		if err := os.MkdirAll(np.cfg.DataDir, 0o755); err != nil {
-			return fmt.Errorf("node %s: %w", name, err)
+			return fmt.Errorf("node %s: %w", pn.Name, err)
+		}
+		if err := np.prepare(); err != nil {
+			return err
 		}
 		c.nodes = append(c.nodes, np)
-		c.byName[name] = np
+		c.byName[pn.Name] = np
 	}
 
 	c.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	for _, np := range c.nodes {
-		l, err := c.newLink("client", np.name, np.cfg.APIAddr)
+		l, err := c.newLink(nemesis.Clients, np.name, np.cfg.APIAddr)
 		if err != nil {
 			return err
 		}
 		c.clients = append(c.clients, l)
+		c.client[np.name] = l
 	}
 	for _, from := range c.nodes {
 		for _, to := range c.nodes {
 			if from == to {
 				continue
 			}
-			l, err := c.newLink(from.name, to.name, to.cfg.PeerAddr)
+			l, err := c.newLink(from.name, to.name, to.peerListener())
 			if err != nil {
 				return err
 			}
@@ -265,15 +344,58 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	sctx, cancel := c.bounded(ctx, c.cfg.StartTimeout)
+	defer cancel()
+	for _, np := range c.nodes {
+		if err := c.initNode(sctx, np); err != nil {
+			return err
+		}
+	}
 	for _, np := range c.nodes {
 		if err := c.startProcess(np); err != nil {
 			return err
 		}
 	}
-	return c.waitReady(ctx, c.nodes)
+	return c.waitReady(ctx, c.nodes, c.cfg.StartTimeout)
 }
 
-// Nodes lists the node names, n1..nN.
+// portsOf is how many ports a node of role r listens on.
+func portsOf(r targets.Role) int {
+	if r.OnePort {
+		return 1
+	}
+	return 2
+}
+
+// peerListener is where other nodes' links to n lead: its peer listener,
+// or its API listener when its role listens on one port.
+func (n *nodeProc) peerListener() string {
+	if n.role.OnePort {
+		return n.cfg.APIAddr
+	}
+	return n.cfg.PeerAddr
+}
+
+// Roles maps each role to its node names, in cluster order.
+func (c *Cluster) Roles() map[string][]string {
+	out := make(map[string][]string, len(c.roles))
+	for r, ns := range c.roles {
+		out[r] = slices.Clone(ns)
+	}
+	return out
+}
+
+// Endpoints lists every node, in cluster order, with its role and the
+// address of its client link.
+func (c *Cluster) Endpoints() []targets.Endpoint {
+	out := make([]targets.Endpoint, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = targets.Endpoint{Name: n.name, Role: n.role.Name, Addr: c.clients[i].Addr}
+	}
+	return out
+}
+
+// Nodes lists the node names in cluster order.
 func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
 
 // ClientAddrs lists, indexed like Nodes, the addresses through which
@@ -359,7 +481,7 @@ func (c *Cluster) allLinks() []*proxylink.Link {
 func (c *Cluster) node(op, name string) (*nodeProc, error) {
 	np, ok := c.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, ErrUnknownNode, strings.Join(c.names, ", "))
+		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(c.names, ", "))
 	}
 	return np, nil
 }
@@ -369,15 +491,15 @@ func (c *Cluster) lockOpen(op string) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
 	}
 	return nil
 }
 
 // bounded returns ctx limited by d and cut short when Close begins, in
-// which case context.Cause of the result is ErrClosed.
+// which case context.Cause of the result is nemesis.ErrClosed.
 func (c *Cluster) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return lifecycle.Bounded(ctx, c.life, d, ErrClosed)
+	return lifecycle.Bounded(ctx, c.life, d, nemesis.ErrClosed)
 }
 
 // Layout is the cluster's shape as written to nodes/cluster.json in the
@@ -389,11 +511,15 @@ type Layout struct {
 	Addrs []string     `json:"addrs"`
 }
 
-// LayoutNode is one node in cluster.json.
+// LayoutNode is one node in cluster.json. Program is "go" for our own Go
+// code, or the server binary's path.
 type LayoutNode struct {
 	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Program  string `json:"program"`
+	User     string `json:"user,omitempty"`
 	APIAddr  string `json:"api_addr"`
-	PeerAddr string `json:"peer_addr"`
+	PeerAddr string `json:"peer_addr,omitempty"`
 	Log      string `json:"log"`
 }
 
@@ -409,8 +535,12 @@ func (c *Cluster) writeLayout() error {
 	var l Layout
 	for _, np := range c.nodes {
 		rel, _ := filepath.Rel(c.cfg.Dir, np.logPath)
-		l.Nodes = append(l.Nodes, LayoutNode{Name: np.name, APIAddr: np.cfg.APIAddr, PeerAddr: np.cfg.PeerAddr, Log: rel})
-		l.Addrs = append(l.Addrs, np.cfg.APIAddr, np.cfg.PeerAddr)
+		l.Nodes = append(l.Nodes, LayoutNode{Name: np.name, Role: np.role.Name, Program: np.program(), User: np.user(),
+			APIAddr: np.cfg.APIAddr, PeerAddr: np.cfg.PeerAddr, Log: rel})
+		l.Addrs = append(l.Addrs, np.cfg.APIAddr)
+		if np.cfg.PeerAddr != "" {
+			l.Addrs = append(l.Addrs, np.cfg.PeerAddr)
+		}
 	}
 	for _, k := range c.allLinks() {
 		l.Links = append(l.Links, LayoutLink{From: k.From, To: k.To, Addr: k.Addr, Upstream: k.Upstream()})

@@ -240,11 +240,11 @@ func TestStartServesAndCloseLeavesNothing(t *testing.T) {
 	if err := c.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := c.Kill(context.Background(), "n1"); !errors.Is(err, ErrClosed) {
-		t.Errorf("Kill after Close = %v, want ErrClosed", err)
+	if err := c.Kill(context.Background(), "n1"); !errors.Is(err, nemesis.ErrClosed) {
+		t.Errorf("Kill after Close = %v, want nemesis.ErrClosed", err)
 	}
-	if err := c.HealAll(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Errorf("HealAll after Close = %v, want ErrClosed", err)
+	if err := c.HealAll(context.Background()); !errors.Is(err, nemesis.ErrClosed) {
+		t.Errorf("HealAll after Close = %v, want nemesis.ErrClosed", err)
 	}
 }
 
@@ -319,8 +319,8 @@ func TestPartitionCutsExactlyTheGrudge(t *testing.T) {
 		t.Errorf("second HealPartition: %v", err)
 	}
 
-	if err := c.Partition(ctx, nemesis.Grudge{"n1": {"n9"}}); !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("grudge with unknown node: %v, want ErrUnknownNode", err)
+	if err := c.Partition(ctx, nemesis.Grudge{"n1": {"n9"}}); !errors.Is(err, nemesis.ErrUnknownNode) {
+		t.Errorf("grudge with unknown node: %v, want nemesis.ErrUnknownNode", err)
 	}
 	if err := c.Partition(ctx, nemesis.Grudge{"n1": {"n1"}}); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("grudge against itself: %v, want ErrBadInput", err)
@@ -390,14 +390,14 @@ func TestKillAndRestart(t *testing.T) {
 	if got, _ := request(c.ClientAddrs()[0], "peer n2", okWait); !strings.HasPrefix(got, "err") {
 		t.Errorf("n1 reached killed n2: %q", got)
 	}
-	if err := c.Kill(ctx, "n2"); !errors.Is(err, ErrNodeState) || !strings.Contains(err.Error(), "killed") {
-		t.Errorf("killing a killed node: %v, want ErrNodeState naming its state", err)
+	if err := c.Kill(ctx, "n2"); !errors.Is(err, nemesis.ErrNodeState) || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("killing a killed node: %v, want nemesis.ErrNodeState naming its state", err)
 	}
-	if err := c.Pause(ctx, "n2"); !errors.Is(err, ErrNodeState) {
-		t.Errorf("pausing a killed node: %v, want ErrNodeState", err)
+	if err := c.Pause(ctx, "n2"); !errors.Is(err, nemesis.ErrNodeState) {
+		t.Errorf("pausing a killed node: %v, want nemesis.ErrNodeState", err)
 	}
-	if err := c.Kill(ctx, "n9"); !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("killing n9: %v, want ErrUnknownNode", err)
+	if err := c.Kill(ctx, "n9"); !errors.Is(err, nemesis.ErrUnknownNode) {
+		t.Errorf("killing n9: %v, want nemesis.ErrUnknownNode", err)
 	}
 
 	if err := c.Restart(ctx, "n2"); err != nil {
@@ -410,8 +410,8 @@ func TestKillAndRestart(t *testing.T) {
 	mustAnswer(t, cfg.APIAddr, "ping", "ok") // the same address as before
 	mustAnswer(t, client, "ping", "ok")
 	mustAnswer(t, c.ClientAddrs()[0], "peer n2", "ok hello")
-	if err := c.Restart(ctx, "n2"); !errors.Is(err, ErrNodeState) {
-		t.Errorf("restarting a running node: %v, want ErrNodeState", err)
+	if err := c.Restart(ctx, "n2"); !errors.Is(err, nemesis.ErrNodeState) {
+		t.Errorf("restarting a running node: %v, want nemesis.ErrNodeState", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(c.cfg.Dir, "nodes", "n2", "node.log"))
 	if n := strings.Count(string(b), "fake node serving"); n != 2 {
@@ -445,19 +445,19 @@ func TestPauseAndResume(t *testing.T) {
 	mustTimeOut(t, cfg.APIAddr, "ping")
 	mustTimeOut(t, linkAddr(t, c, "n2", "n1"), "x")
 	mustAnswer(t, c.ClientAddrs()[1], "ping", "ok")
-	if err := c.Pause(ctx, "n1"); !errors.Is(err, ErrNodeState) {
-		t.Errorf("pausing a paused node: %v, want ErrNodeState", err)
+	if err := c.Pause(ctx, "n1"); !errors.Is(err, nemesis.ErrNodeState) {
+		t.Errorf("pausing a paused node: %v, want nemesis.ErrNodeState", err)
 	}
-	if err := c.Restart(ctx, "n1"); !errors.Is(err, ErrNodeState) {
-		t.Errorf("restarting a paused node: %v, want ErrNodeState", err)
+	if err := c.Restart(ctx, "n1"); !errors.Is(err, nemesis.ErrNodeState) {
+		t.Errorf("restarting a paused node: %v, want nemesis.ErrNodeState", err)
 	}
 	if err := c.Resume(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	mustAnswer(t, c.ClientAddrs()[0], "ping", "ok")
 	mustAnswer(t, linkAddr(t, c, "n2", "n1"), "x", "x")
-	if err := c.Resume(ctx, "n1"); !errors.Is(err, ErrNodeState) {
-		t.Errorf("resuming a running node: %v, want ErrNodeState", err)
+	if err := c.Resume(ctx, "n1"); !errors.Is(err, nemesis.ErrNodeState) {
+		t.Errorf("resuming a running node: %v, want nemesis.ErrNodeState", err)
 	}
 }
 
@@ -511,8 +511,8 @@ func TestHealAllNamesWhatIsStillFaulty(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.HealAll(t.Context())
-	if !errors.Is(err, ErrNotHealed) {
-		t.Fatalf("HealAll = %v, want ErrNotHealed", err)
+	if !errors.Is(err, nemesis.ErrNotHealed) {
+		t.Fatalf("HealAll = %v, want nemesis.ErrNotHealed", err)
 	}
 	for _, want := range []string{"node n2", "refuses to restart", "link n1->n2"} {
 		if !strings.Contains(err.Error(), want) {
@@ -610,15 +610,16 @@ func TestConfigValidate(t *testing.T) {
 		"no target":   func(c *Config) { c.Target = nil },
 		"zero nodes":  func(c *Config) { c.Nodes = 0 },
 		"many nodes":  func(c *Config) { c.Nodes = MaxNodes + 1 },
+		"many roles":  func(c *Config) { c.Variant, c.Nodes = "roles", MaxNodes },
 		"no dir":      func(c *Config) { c.Dir = "" },
 		"bad variant": func(c *Config) { c.Variant = "nope" },
 		"negative":    func(c *Config) { c.ReadyTimeout = -1 },
 	} {
 		c := ok
 		mut(&c)
-		err := c.Validate()
+		_, err := Plan(c)
 		if !errors.Is(err, core.ErrBadInput) {
-			t.Errorf("%s: Validate = %v, want ErrBadInput", name, err)
+			t.Errorf("%s: Plan = %v, want ErrBadInput", name, err)
 		}
 		if _, err := Start(t.Context(), c); !errors.Is(err, core.ErrBadInput) {
 			t.Errorf("%s: Start = %v, want ErrBadInput", name, err)
@@ -669,8 +670,8 @@ func TestCloseWhileFaultsRun(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("faults ended with %v, want ErrClosed", err)
+		if !errors.Is(err, nemesis.ErrClosed) {
+			t.Errorf("faults ended with %v, want nemesis.ErrClosed", err)
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("faults still running a minute after Close")

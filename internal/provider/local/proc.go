@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/internal/node"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -50,10 +51,15 @@ const (
 // Everything after log is guarded by Cluster.mu.
 type nodeProc struct {
 	name    string
+	role    targets.Role
 	dir     string
 	logPath string
 	log     *slog.Logger
 	cfg     targets.NodeConfig
+	// For a Server role: its binary's path and the account it runs as
+	// (nil: faultline's own).
+	binary string
+	cred   *syscall.Credential
 
 	proc   *process
 	paused bool
@@ -93,7 +99,7 @@ func (n *nodeProc) state() nodeState {
 
 // stateError reports a fault that does not apply to a node's state.
 func stateError(op string, n *nodeProc, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, n.state(), op, want, ErrNodeState)
+	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, n.state(), op, want, nemesis.ErrNodeState)
 }
 
 // spawner starts every child process from one goroutine locked to its OS
@@ -139,10 +145,32 @@ func (s *spawner) close() {
 	<-s.done
 }
 
-// startProcess starts n's binary with its configuration, appending its
+// command returns the command that runs n: the node binary re-executed
+// with n's configuration for a GoProgram role, the server binary with its
+// arguments and environment for a Server role.
+func (c *Cluster) command(n *nodeProc) (*exec.Cmd, error) {
+	s, ok := n.role.Program.(targets.Server)
+	if !ok {
+		env, err := node.Env(n.cfg)
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(c.cfg.Exe)
+		cmd.Env = append(environWithout(node.EnvConfig), env)
+		return cmd, nil
+	}
+	cmd := exec.Command(n.binary, s.Args(n.cfg)...)
+	cmd.Env = environWithout(node.EnvConfig)
+	if s.Env != nil {
+		cmd.Env = append(cmd.Env, s.Env(n.cfg)...)
+	}
+	return cmd, nil
+}
+
+// startProcess starts n's program with its configuration, appending its
 // output to its log. The caller holds mu.
 func (c *Cluster) startProcess(n *nodeProc) error {
-	env, err := node.Env(n.cfg)
+	cmd, err := c.command(n)
 	if err != nil {
 		return fmt.Errorf("start node %s: %w", n.name, err)
 	}
@@ -153,14 +181,13 @@ func (c *Cluster) startProcess(n *nodeProc) error {
 	defer logf.Close() // the child holds its own descriptor
 	fmt.Fprintf(logf, "%s%s at %s\n", startBanner, n.name, time.Now().UTC().Format(time.RFC3339Nano))
 
-	cmd := exec.Command(c.cfg.Exe)
 	cmd.Dir = n.dir
-	cmd.Env = append(environWithout(node.EnvConfig), env)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true, // signals go to the node and anything it starts
-		Pdeathsig: syscall.SIGKILL,
+		Setpgid:    true, // signals go to the node and anything it starts
+		Pdeathsig:  syscall.SIGKILL,
+		Credential: n.cred,
 	}
 	if err := c.spawn.start(cmd); err != nil {
 		return fmt.Errorf("start node %s: %w", n.name, err)
@@ -194,16 +221,16 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// waitReady polls Target.Ready on each node's own API address until all
-// answer, a process exits, ReadyTimeout passes, ctx ends or Close begins.
+// waitReady polls each node's role's Ready on its own API address until
+// all answer, a process exits, timeout passes, ctx ends or Close begins.
 // The caller holds mu.
-func (c *Cluster) waitReady(ctx context.Context, nodes []*nodeProc) error {
-	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes)...)
+func (c *Cluster) waitReady(ctx context.Context, nodes []*nodeProc, timeout time.Duration) error {
+	return lifecycle.JoinErrors(c.waitEachReady(ctx, nodes, timeout)...)
 }
 
 // waitEachReady is waitReady with one result per node.
-func (c *Cluster) waitEachReady(ctx context.Context, nodes []*nodeProc) []error {
-	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
+func (c *Cluster) waitEachReady(ctx context.Context, nodes []*nodeProc, timeout time.Duration) []error {
+	ctx, cancel := c.bounded(ctx, timeout)
 	defer cancel()
 	return lifecycle.Each(nodes, func(n *nodeProc) error { return c.waitOneReady(ctx, n) })
 }
@@ -221,7 +248,7 @@ func (c *Cluster) waitOneReady(ctx context.Context, n *nodeProc) error {
 			return c.exitedError(n, p)
 		}
 		actx, cancel := context.WithTimeout(ctx, readyAttempt)
-		err := c.cfg.Target.Ready(actx, n.cfg.APIAddr)
+		err := n.role.ReadyFunc()(actx, n.cfg.APIAddr)
 		cancel()
 		if err == nil {
 			n.log.Info("node ready", "after", time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,133 @@
+package faultline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/images"
+	"github.com/faultline/faultline/internal/provider/docker"
+	"github.com/faultline/faultline/internal/provider/local"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/targets"
+)
+
+// runCluster is what Run needs of a provider's running cluster: its nodes
+// and roles (what every fault sees), a heal that verifies, where clients
+// reach each node, and a close that leaves nothing behind. Fault
+// capabilities beyond that (nemesis.Partitioner, nemesis.Killer, ...) are
+// asserted by the faults themselves.
+type runCluster interface {
+	nemesis.Cluster
+	nemesis.Healer
+	// Endpoints lists every node with its role and client address.
+	Endpoints() []targets.Endpoint
+	// Close stops every node and removes everything the cluster made.
+	Close(ctx context.Context) error
+}
+
+// provider is one --provider choice: how it lays a target out (checking
+// what it needs before anything is made), a cluster that was never started
+// for nemesis.Available to ask, and how it starts one.
+type provider struct {
+	targets.Choice
+	// plan lays target out for t and checks the provider can run it.
+	plan func(t Test, target targets.Target) ([]targets.Node, error)
+	// planned returns a never-started cluster of the planned nodes with the
+	// provider's capabilities.
+	planned func(nodes []targets.Node) nemesis.Cluster
+	// start starts the nodes, with logs and data under the run folder dir.
+	start func(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error)
+}
+
+// providers is the one table of providers: validation, `faultline list`
+// and Run all read it.
+var providers = []provider{
+	{
+		Choice: targets.Choice{Name: "local", Description: "nodes are OS processes on 127.0.0.1 (our Go code, or server binaries from PATH); every link passes an in-process proxy"},
+		plan: func(t Test, target targets.Target) ([]targets.Node, error) {
+			return local.Plan(local.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: "."})
+		},
+		planned: func(nodes []targets.Node) nemesis.Cluster { return local.Planned(nodes) },
+		start:   startLocal,
+	},
+	{
+		Choice: targets.Choice{Name: "docker", Description: "nodes are containers of the target's image on a private network made for the run; faults with iptables and the engine API"},
+		plan: func(t Test, target targets.Target) ([]targets.Node, error) {
+			return docker.Plan(docker.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes})
+		},
+		planned: func(nodes []targets.Node) nemesis.Cluster { return docker.Planned(nodes) },
+		start:   startDocker,
+	},
+}
+
+// findProvider returns the provider called name, or bad input listing the
+// valid ones.
+func findProvider(name string) (provider, error) {
+	i := slices.IndexFunc(providers, func(p provider) bool { return p.Name == name })
+	if i < 0 {
+		var names []string
+		for _, p := range providers {
+			names = append(names, p.Name)
+		}
+		return provider{}, core.BadInput("unknown provider %q; valid providers: %s", name, strings.Join(names, ", "))
+	}
+	return providers[i], nil
+}
+
+// startLocal starts t's nodes as local processes.
+func startLocal(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
+	exe := t.NodeBinary
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find node binary: %w", err)
+		}
+	}
+	return local.Start(ctx, local.Config{
+		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
+		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.startTimeout(),
+	})
+}
+
+// startDocker builds what the target's image lacks (progress on t.Status)
+// and starts the nodes as containers on a private network made for the run.
+func startDocker(ctx context.Context, t Test, target targets.Target, dir string, log *slog.Logger) (runCluster, error) {
+	out := t.Status
+	if out == nil {
+		out = io.Discard
+	}
+	cli, err := images.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	binary := t.NodeBinary
+	if binary == "" {
+		if binary, err = images.NodeBinary(ctx); err != nil {
+			cli.Close()
+			return nil, err
+		}
+	}
+	recipe := images.Dockerfile
+	if im, ok := target.(targets.Imager); ok {
+		recipe = string(im.Dockerfile())
+	}
+	tag, err := images.EnsureImage(ctx, cli, recipe, binary, out)
+	cli.Close()
+	if err != nil {
+		return nil, err
+	}
+	return docker.Start(ctx, docker.Config{
+		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
+		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.startTimeout(),
+	})
+}
+
+// startTimeout bounds the start of the cluster.
+func (t Test) startTimeout() time.Duration { return t.RecoveryTimeout }
