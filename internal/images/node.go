@@ -2,10 +2,10 @@ package images
 
 import (
 	"archive/tar"
-	_ "embed"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
