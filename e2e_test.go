@@ -12,7 +12,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// The local provider re-executes this test binary as each node.
-	faultline.NodeMain()
+	faultline.NodeMain(myRegister{})
 	os.Exit(m.Run())
 }
 
