@@ -1,0 +1,221 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/targets"
+)
+
+// redisTarget is a primary and a replica of real redis-server, each a
+// Server node listening on one port, the replica following the primary
+// through its own link; as root the servers run as the account redis.
+type redisTarget struct{}
+
+func (redisTarget) Name() string               { return "redis-pair" }
+func (redisTarget) Description() string        { return "test target" }
+func (redisTarget) Workloads() []string        { return nil }
+func (redisTarget) Variants() []targets.Choice { return []targets.Choice{{Name: "pair"}} }
+func (redisTarget) NewClient(targets.ClientConfig) (core.Client, error) {
+	return nil, errors.New("none")
+}
+
+func (redisTarget) Layout(targets.Spec) (targets.Layout, error) {
+	server := func(replica bool) targets.Server {
+		return targets.Server{
+			Binary: "redis-server", Package: "redis-server", User: "redis",
+			Args: func(cfg targets.NodeConfig) []string {
+				args := []string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", "127.0.0.1", "--dir", cfg.DataDir,
+					"--save", "", "--appendonly", "no", "--protected-mode", "no"}
+				if replica {
+					host, port, _ := net.SplitHostPort(cfg.Peers[cfg.Roles["primary"][0]])
+					args = append(args, "--replicaof", host, port)
+				}
+				return args
+			},
+			Init: func(cfg targets.NodeConfig) [][]string {
+				return [][]string{{"sh", "-c", "echo initialised > " + filepath.Join(cfg.DataDir, "init-marker")}}
+			},
+		}
+	}
+	ready := func(ctx context.Context, addr string) error {
+		resp, err := redisCmd(ctx, addr, "PING")
+		if err == nil && resp != "+PONG" {
+			err = fmt.Errorf("PING answered %q", resp)
+		}
+		return err
+	}
+	return targets.Layout{Roles: []targets.Role{
+		{Name: "primary", Count: 1, Program: server(false), Ready: ready, OnePort: true},
+		{Name: "replica", Count: 1, Program: server(true), Ready: ready, OnePort: true},
+	}}, nil
+}
+
+// redisCmd sends one inline command and returns the first answer line.
+func redisCmd(ctx context.Context, addr, cmd string) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if _, err := fmt.Fprintf(conn, "%s\r\n", cmd); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "$") && line != "$-1" {
+		v, err := r.ReadString('\n')
+		return strings.TrimSpace(v), err
+	}
+	return line, nil
+}
+
+// needServer skips when name is not installed, except under CI, where the
+// preparation step installs it and a skip would hide a broken install.
+func needServer(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if ci := strings.ToLower(os.Getenv("CI")); ci == "true" || ci == "1" || ci == "yes" {
+			t.Fatalf("%s is not installed (CI installs it: scripts/prepare-tests)", name)
+		}
+		t.Skipf("%s is not installed (apt-get install %s)", name, name)
+	}
+}
+
+// TestServerNodes runs real redis-server nodes: init before the first
+// start, the servers' own account, readiness by PING, replication through
+// the proxied link from replica to primary, a partition of that link by
+// role, and a kill and restart of a server.
+func TestServerNodes(t *testing.T) {
+	needServer(t, "redis-server")
+	cfg := testConfig(t, 1, "")
+	cfg.Target = redisTarget{}
+	if os.Geteuid() == 0 {
+		// The test's folders are private (0700): a server running as its
+		// own account cannot reach them, and Start says so.
+		_, err := Start(t.Context(), cfg)
+		if !errors.Is(err, ErrUser) || !strings.Contains(err.Error(), "cannot enter") {
+			t.Fatalf("Start in a private folder: %v; want ErrUser", err)
+		}
+		for d := cfg.Dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { closeAndCheck(t, c) })
+	addr := map[string]string{}
+	for _, e := range c.Endpoints() {
+		addr[e.Name] = e.Addr
+	}
+	if got := strings.Join(c.Nodes(), " "); got != "primary replica" {
+		t.Fatalf("nodes %q", got)
+	}
+	for _, n := range c.nodes {
+		b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "init-marker"))
+		if err != nil || strings.TrimSpace(string(b)) != "initialised" {
+			t.Errorf("%s: init marker %q, %v", n.name, b, err)
+		}
+		if os.Geteuid() == 0 {
+			if uid := procUID(t, n.proc.pid); n.cred == nil || uid != fmt.Sprint(n.cred.Uid) {
+				t.Errorf("%s runs as uid %s, want the account redis", n.name, uid)
+			}
+		}
+	}
+	layout, err := os.ReadFile(filepath.Join(cfg.Dir, "nodes", "cluster.json"))
+	if err != nil || !strings.Contains(string(layout), `"program": "/usr/bin/redis-server"`) && !strings.Contains(string(layout), "redis-server") {
+		t.Errorf("cluster.json does not name the server: %s %v", layout, err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	set := func(k, v string) {
+		t.Helper()
+		if resp, err := redisCmd(ctx, addr["primary"], "SET "+k+" "+v); err != nil || resp != "+OK" {
+			t.Fatalf("SET %s: %q, %v", k, resp, err)
+		}
+	}
+	// replicated polls the replica, bounded, until it has k = v.
+	replicated := func(k, v string, within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+			if got, err := redisCmd(ctx, addr["replica"], "GET "+k); err == nil && got == v {
+				return true
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return false
+	}
+	set("a", "1")
+	if !replicated("a", "1", 20*time.Second) {
+		t.Fatal("the replica never got a=1 through its link to the primary")
+	}
+
+	p := &nemesis.Partition{Role: "replica", Against: "primary"}
+	if _, err := p.Start(ctx, c, nil); err != nil {
+		t.Fatalf("partition: %v", err)
+	}
+	set("b", "2")
+	if replicated("b", "2", time.Second) {
+		t.Error("the replica got b=2 across the partition")
+	}
+	if _, err := p.Stop(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if !replicated("b", "2", 30*time.Second) {
+		t.Error("the replica never got b=2 after the heal")
+	}
+
+	if err := c.Kill(ctx, "replica"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx, "replica"); err != nil {
+		t.Fatalf("restart of a server node: %v", err)
+	}
+	set("c", "3")
+	if !replicated("c", "3", 30*time.Second) {
+		t.Error("the restarted replica never got c=3")
+	}
+}
+
+// procUID returns the real uid of process pid.
+func procUID(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	return ""
+}
