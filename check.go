@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -134,6 +135,9 @@ func WriteList(w io.Writer) {
 	fmt.Fprintln(w, "Targets (--target, --variant):")
 	for _, t := range registry.Targets() {
 		fmt.Fprintf(w, "  %-12s %s (workloads: %s)\n", t.Name(), t.Description(), strings.Join(t.Workloads(), ", "))
+		if roles := describeRoles(t); roles != "" {
+			fmt.Fprintf(w, "    roles at the default --nodes: %s\n", roles)
+		}
 		for i, v := range t.Variants() {
 			def := ""
 			if i == 0 {
@@ -149,11 +153,37 @@ func WriteList(w io.Writer) {
 	fmt.Fprintln(w, "Nemeses (--nemesis, comma list or none):")
 	for _, k := range nemesis.Kinds() {
 		fmt.Fprintf(w, "  %-12s %s\n", k.Name, k.Description)
+		fmt.Fprintf(w, "  %-12s --nemesis %s\n", "", k.Usage)
 	}
 	fmt.Fprintln(w, "Providers (--provider):")
 	for _, p := range providers {
 		fmt.Fprintf(w, "  %-12s %s\n", p.Name, p.Description)
 	}
+}
+
+// describeRoles lays t out with its default variant and the default
+// --nodes and names each role with its node count and program, as in
+// "kv ×3 (Go)" or "redis ×5 (redis-server)".
+func describeRoles(t targets.Target) string {
+	variant, _ := targets.ResolveVariant(t, "")
+	nodes, err := targets.Plan(t, targets.Spec{Variant: variant, Nodes: DefaultTest().Nodes})
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if seen[n.Role.Name] {
+			continue
+		}
+		seen[n.Role.Name] = true
+		prog := "Go"
+		if s, ok := n.Role.Program.(targets.Server); ok {
+			prog = s.Binary
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d (%s)", n.Role.Name, n.Role.Count, prog))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // combine composes the checkers' verdicts: invalid beats unknown beats
