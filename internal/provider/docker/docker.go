@@ -40,8 +40,8 @@ import (
 
 // Default values for the optional Config fields.
 const (
-	DefaultReadyTimeout = 60 * time.Second
-	DefaultStopGrace    = 5 * time.Second
+	DefaultReadyTimeout = lifecycle.DefaultReadyTimeout
+	DefaultStopGrace    = lifecycle.DefaultStopGrace
 )
 
 // NodeBinary is where the node image holds the faultline binary. A node
@@ -49,8 +49,8 @@ const (
 // its environment describes.
 const NodeBinary = "/usr/local/bin/faultline"
 
-// MaxNodes is the largest cluster Start accepts.
-const MaxNodes = 32
+// MaxNodes is the largest cluster Start accepts (lifecycle.MaxNodes).
+const MaxNodes = lifecycle.MaxNodes
 
 // Where a node listens inside its container, and where its data lives.
 const (

@@ -61,3 +61,17 @@ func Each[T any](items []T, fn func(T) error) []error {
 	wg.Wait()
 	return errs
 }
+
+// Defaults both providers share.
+const (
+	// MaxNodes is the largest cluster a provider starts. On the local
+	// provider every directed pair of nodes gets its own proxy, so the
+	// number of proxies grows with the square of the node count.
+	MaxNodes = 32
+	// DefaultReadyTimeout bounds a wait for nodes to serve requests when
+	// the caller sets none.
+	DefaultReadyTimeout = 60 * time.Second
+	// DefaultStopGrace is how long a close waits after SIGTERM before
+	// SIGKILL when the caller sets none.
+	DefaultStopGrace = 5 * time.Second
+)

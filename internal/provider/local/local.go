@@ -31,14 +31,12 @@ import (
 
 // Default values for the optional Config fields.
 const (
-	DefaultReadyTimeout = 30 * time.Second
-	DefaultStopGrace    = 5 * time.Second
+	DefaultReadyTimeout = lifecycle.DefaultReadyTimeout
+	DefaultStopGrace    = lifecycle.DefaultStopGrace
 )
 
-// MaxNodes is the largest cluster Start accepts. Every directed pair of
-// nodes gets its own proxy, so the number of proxies grows with the square
-// of the node count.
-const MaxNodes = 32
+// MaxNodes is the largest cluster Start accepts (lifecycle.MaxNodes).
+const MaxNodes = lifecycle.MaxNodes
 
 // Config describes a local cluster.
 type Config struct {
