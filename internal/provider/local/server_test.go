@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,81 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/testtargets"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/targets"
 )
-
-// redisTarget is a primary and a replica of real redis-server, each a
-// Server node listening on one port, the replica following the primary
-// through its own link; as root the servers run as the account redis.
-type redisTarget struct{}
-
-func (redisTarget) Name() string               { return "redis-pair" }
-func (redisTarget) Description() string        { return "test target" }
-func (redisTarget) Workloads() []string        { return nil }
-func (redisTarget) Variants() []targets.Choice { return []targets.Choice{{Name: "pair"}} }
-func (redisTarget) NewClient(targets.ClientConfig) (core.Client, error) {
-	return nil, errors.New("none")
-}
-
-func (redisTarget) Layout(targets.Spec) (targets.Layout, error) {
-	server := func(replica bool) targets.Server {
-		return targets.Server{
-			Binary: "redis-server", Package: "redis-server", User: "redis",
-			Args: func(cfg targets.NodeConfig) []string {
-				args := []string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", "127.0.0.1", "--dir", cfg.DataDir,
-					"--save", "", "--appendonly", "no", "--protected-mode", "no"}
-				if replica {
-					host, port, _ := net.SplitHostPort(cfg.Peers[cfg.Roles["primary"][0]])
-					args = append(args, "--replicaof", host, port)
-				}
-				return args
-			},
-			Init: func(cfg targets.NodeConfig) [][]string {
-				return [][]string{{"sh", "-c", "echo initialised > " + filepath.Join(cfg.DataDir, "init-marker")}}
-			},
-		}
-	}
-	ready := func(ctx context.Context, addr string) error {
-		resp, err := redisCmd(ctx, addr, "PING")
-		if err == nil && resp != "+PONG" {
-			err = fmt.Errorf("PING answered %q", resp)
-		}
-		return err
-	}
-	return targets.Layout{Roles: []targets.Role{
-		{Name: "primary", Count: 1, Program: server(false), Ready: ready, OnePort: true},
-		{Name: "replica", Count: 1, Program: server(true), Ready: ready, OnePort: true},
-	}}, nil
-}
-
-// redisCmd sends one inline command and returns the first answer line.
-func redisCmd(ctx context.Context, addr, cmd string) (string, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	if _, err := fmt.Fprintf(conn, "%s\r\n", cmd); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSpace(line)
-	if strings.HasPrefix(line, "$") && line != "$-1" {
-		v, err := r.ReadString('\n')
-		return strings.TrimSpace(v), err
-	}
-	return line, nil
-}
 
 // needServer skips when name is not installed, except under CI, where the
 // preparation step installs it and a skip would hide a broken install.
@@ -108,7 +34,7 @@ func needServer(t *testing.T, name string) {
 func TestServerNodes(t *testing.T) {
 	needServer(t, "redis-server")
 	cfg := testConfig(t, 1, "")
-	cfg.Target = redisTarget{}
+	cfg.Target = testtargets.RedisPair{}
 	if os.Geteuid() == 0 {
 		// The test's folders are private (0700): a server running as its
 		// own account cannot reach them, and Start says so.
@@ -135,7 +61,7 @@ func TestServerNodes(t *testing.T) {
 		t.Fatalf("nodes %q", got)
 	}
 	for _, n := range c.nodes {
-		b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "init-marker"))
+		b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, testtargets.InitMarker))
 		if err != nil || strings.TrimSpace(string(b)) != "initialised" {
 			t.Errorf("%s: init marker %q, %v", n.name, b, err)
 		}
@@ -154,7 +80,7 @@ func TestServerNodes(t *testing.T) {
 	defer cancel()
 	set := func(k, v string) {
 		t.Helper()
-		if resp, err := redisCmd(ctx, addr["primary"], "SET "+k+" "+v); err != nil || resp != "+OK" {
+		if resp, err := testtargets.RedisCmd(ctx, addr["primary"], "SET "+k+" "+v); err != nil || resp != "+OK" {
 			t.Fatalf("SET %s: %q, %v", k, resp, err)
 		}
 	}
@@ -162,7 +88,7 @@ func TestServerNodes(t *testing.T) {
 	replicated := func(k, v string, within time.Duration) bool {
 		deadline := time.Now().Add(within)
 		for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
-			if got, err := redisCmd(ctx, addr["replica"], "GET "+k); err == nil && got == v {
+			if got, err := testtargets.RedisCmd(ctx, addr["replica"], "GET "+k); err == nil && got == v {
 				return true
 			}
 			select {
