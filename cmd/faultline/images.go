@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/faultline/faultline/internal/images"
+	"github.com/faultline/faultline/internal/registry"
+	"github.com/faultline/faultline/targets"
 	"github.com/spf13/cobra"
 )
 
@@ -27,11 +29,12 @@ func newImagesBuild() *cobra.Command {
 	var binary, source string
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build the base image (when missing) and the node image; print their tags",
+		Short: "Build the base image (when missing), the generic node image and each target's image; print their tags",
 		Long: "Build the images the docker provider runs. The base is " + images.BaseImage + " when the engine\n" +
 			"has it, else one built from Debian's packages with debootstrap (mirror from the machine's apt\n" +
-			"sources). The node image adds the target servers and a static faultline binary; it is tagged by\n" +
-			"a hash of its inputs and rebuilt only when they change.\n\n" +
+			"sources). The generic node image adds iptables, iproute2 and a static faultline binary; each\n" +
+			"target's image is its own Dockerfile on the same base with the same binary. Every image is\n" +
+			"tagged by a hash of its inputs and rebuilt only when they change.\n\n" +
 			"The binary is --binary, else a build of --source, else the running faultline when it is\n" +
 			"static, else a build of the faultline source that holds the working folder.",
 		Args: cobra.NoArgs,
@@ -65,6 +68,17 @@ func newImagesBuild() *cobra.Command {
 				return err
 			}
 			fmt.Printf("base %s\nnode %s\n", base, node)
+			for _, t := range registry.Targets() {
+				im, ok := t.(targets.Imager)
+				if !ok {
+					continue
+				}
+				tag, err := images.EnsureImage(ctx, cli, string(im.Dockerfile()), binary, os.Stderr)
+				if err != nil {
+					return fmt.Errorf("image of %s: %w", t.Name(), err)
+				}
+				fmt.Printf("target %s %s\n", t.Name(), tag)
+			}
 			return nil
 		},
 	}

@@ -36,6 +36,8 @@ const (
 	Label = "faultline"
 	// LabelRole tells a base image ("base") from a node image ("node").
 	LabelRole = "faultline.role"
+	// LabelTarget names the target whose Dockerfile built a node image.
+	LabelTarget = "faultline.target"
 	// LabelInputs holds the hash of a node image's inputs.
 	LabelInputs = "faultline.inputs"
 )
@@ -90,6 +92,7 @@ type Image struct {
 	ID      string
 	Tags    []string
 	Role    string // "base" or "node"
+	Target  string // the target whose recipe built a node image; "" for the generic one
 	Inputs  string // hash of a node image's inputs
 	Created time.Time
 	Size    int64 // bytes, shared layers included
@@ -115,6 +118,7 @@ func List(ctx context.Context, cli Engine) ([]Image, error) {
 			ID:      s.ID,
 			Tags:    tags,
 			Role:    s.Labels[LabelRole],
+			Target:  s.Labels[LabelTarget],
 			Inputs:  s.Labels[LabelInputs],
 			Created: time.Unix(s.Created, 0).UTC(),
 			Size:    s.Size,

@@ -17,8 +17,9 @@ type Remover interface {
 
 var _ Remover = (*client.Client)(nil)
 
-// Prune removes faultline's node images except the keep newest, which a
-// changed binary leaves behind one by one. The base image is never
+// Prune removes faultline's node images except the keep newest of each
+// recipe (each target's, and the generic one), which a changed binary
+// leaves behind one by one. The base image is never
 // removed. An image a container still uses is left in place and reported
 // on out (never forced). It returns the tags (or IDs) it removed.
 func Prune(ctx context.Context, cli Remover, keep int, out io.Writer) ([]string, error) {
@@ -30,13 +31,13 @@ func Prune(ctx context.Context, cli Remover, keep int, out io.Writer) ([]string,
 		return nil, err
 	}
 	var removed []string
-	kept := 0
+	kept := map[string]int{}
 	for _, img := range all {
 		if img.Role != "node" {
 			continue
 		}
-		if kept < keep {
-			kept++
+		if kept[img.Target] < keep {
+			kept[img.Target]++
 			continue
 		}
 		name := shortID(img.ID)

@@ -57,3 +57,21 @@ func TestPruneKeepsNewestBaseAndImagesInUse(t *testing.T) {
 		t.Fatalf("reported %v", removed)
 	}
 }
+
+func TestPruneKeepsTheNewestOfEachTarget(t *testing.T) {
+	img := func(id, target string, created int64) image.Summary {
+		return image.Summary{ID: id, Created: created, RepoTags: []string{"faultline-node:" + id},
+			Labels: map[string]string{Label: "1", LabelRole: "node", LabelTarget: target}}
+	}
+	e := &listingEngine{items: []image.Summary{
+		img("kv1", "demo-kv", 100), img("kv2", "demo-kv", 300),
+		img("r1", "redis-pair", 200), img("g1", "", 50), img("g2", "", 60),
+	}}
+	if _, err := Prune(context.Background(), e, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(e.removed)
+	if !slices.Equal(e.removed, []string{"g1", "kv1"}) {
+		t.Fatalf("removed %v, want the older demo-kv and generic images only", e.removed)
+	}
+}
