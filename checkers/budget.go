@@ -17,15 +17,17 @@ import (
 // checker whose context ends so says unknown.
 var ErrMemoryBudget = errors.New("memory budget exhausted")
 
-// fallbackMemory is what DefaultMemoryBudget assumes the machine has when
-// it cannot tell.
+// fallbackMemory is what MachineMemory assumes when it cannot tell.
 const fallbackMemory = 4 << 30
 
 // DefaultMemoryBudget returns the default memory budget of the checkers:
-// a quarter of this machine's memory, that is of MemTotal in /proc/meminfo
-// or of the cgroup's memory.max where that is lower. Where neither can be
-// read (not Linux) it assumes 4 GiB, so the budget is 1 GiB.
-func DefaultMemoryBudget() int64 {
+// a quarter of MachineMemory.
+func DefaultMemoryBudget() int64 { return MachineMemory() / 4 }
+
+// MachineMemory returns the memory this process may use: MemTotal in
+// /proc/meminfo, or the cgroup's memory.max where that is lower. Where
+// neither can be read (not Linux) it assumes 4 GiB.
+func MachineMemory() int64 {
 	total := int64(0)
 	if f, err := os.Open("/proc/meminfo"); err == nil {
 		s := bufio.NewScanner(f)
@@ -49,7 +51,7 @@ func DefaultMemoryBudget() int64 {
 	if total == 0 {
 		total = fallbackMemory
 	}
-	return total / 4
+	return total
 }
 
 // memoryPoll is how often WithMemoryBudget reads the heap size, and

@@ -176,9 +176,10 @@ type Crash struct {
 	Stack []byte
 }
 
-// Error phrases the crash on one line, without its stack.
+// Error phrases the crash without its stack, for example
+// "linearizability on key k3: runtime error: index out of range".
 func (c *Crash) Error() string {
-	return fmt.Sprintf("%s checker crashed on key %s: %v", LinearizabilityName, c.Key, c.Value)
+	return fmt.Sprintf("%s on key %s: %v", LinearizabilityName, c.Key, c.Value)
 }
 
 // Linearizable checks that the client operations of h are linearizable
