@@ -55,7 +55,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, core.BadInput("%s: no such run folder or history file", path)
 		}
-		return nil, fmt.Errorf("check %s: %w", path, err)
+		return nil, fmt.Errorf("check: %w", err)
 	}
 	historyPath, dir := path, ""
 	if st.IsDir() {
