@@ -143,3 +143,16 @@ func TestModelPanicIsACrashNotAVerdict(t *testing.T) {
 		t.Fatalf("crash %q on key %s; want k9's nil map assignment, one line, with a stack", crash.Error(), crash.Key)
 	}
 }
+
+// BenchmarkLinearizableSearch measures porcupine's search itself (every
+// step through the model wrapper): 13 overlapping writes and a read no
+// order explains.
+func BenchmarkLinearizableSearch(b *testing.B) {
+	h := hardHistory(nil, "k0", 13)
+	for b.Loop() {
+		res, err := checkers.Linearizable(context.Background(), h, register.Model{}, checkers.LinearizabilityOptions{})
+		if err != nil || res.Verdict != core.Invalid {
+			b.Fatalf("verdict %s (%v)", res.Verdict, err)
+		}
+	}
+}
