@@ -28,23 +28,35 @@ type CheckConfig struct {
 	Workload string
 	// Timeout bounds each checker; past it the verdict is unknown.
 	Timeout time.Duration
+	// Memory bounds, in bytes, how much the checkers may grow the heap;
+	// past it the verdict is unknown. Zero means
+	// checkers.DefaultMemoryBudget().
+	Memory int64
 }
 
 // Check re-checks a stored run offline: path is a run folder or a
 // history.jsonl file. It reads a partial history too (a controller killed
 // mid-run): a torn last line is ignored and open invocations count as
 // indeterminate. It writes nothing into the folder. Errors wrap ErrBadInput
-// when the path or the history is not usable.
+// when the path or the history is not usable, ErrInterrupted when ctx ends
+// while the checkers run (Check returns at once), and ErrCheckerCrashed
+// when a checker panics.
 func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
-	if cfg.Timeout <= 0 {
-		return nil, core.BadInput("--check-timeout must be positive, got %s", cfg.Timeout)
+	if err := validCheckTimeout(cfg.Timeout); err != nil {
+		return nil, err
+	}
+	if cfg.Memory == 0 {
+		cfg.Memory = checkers.DefaultMemoryBudget()
+	}
+	if err := validCheckMemory(cfg.Memory); err != nil {
+		return nil, err
 	}
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, core.BadInput("%s: no such run folder or history file", path)
 		}
-		return nil, fmt.Errorf("check %s: %w", path, err)
+		return nil, fmt.Errorf("check: %w", err)
 	}
 	historyPath, dir := path, ""
 	if st.IsDir() {
@@ -75,10 +87,14 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if _, err := checkers.Pair(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", historyPath, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
 	res := &Result{Dir: dir, Counts: results.Count(h)}
-	res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{})
+	res.Checkers, err = runCheckers(ctx, wl, h, workloads.CheckOptions{}, cfg.Timeout, cfg.Memory)
+	if errors.Is(err, errCheckInterrupted) {
+		return nil, fmt.Errorf("check %w", ErrInterrupted)
+	}
+	if err != nil {
+		return nil, err
+	}
 	res.Verdict = combine(res.Checkers)
 	return res, nil
 }

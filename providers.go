@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/images"
@@ -90,10 +89,16 @@ func startLocal(ctx context.Context, t Test, target targets.Target, dir string, 
 			return nil, fmt.Errorf("find node binary: %w", err)
 		}
 	}
-	return local.Start(ctx, local.Config{
+	sctx, cancel := startContext(ctx, t)
+	defer cancel()
+	c, err := local.Start(sctx, local.Config{
 		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.startTimeout(),
+		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
 	})
+	if err != nil {
+		return nil, startError(sctx, err)
+	}
+	return c, nil
 }
 
 // startDocker builds what the target's image lacks (progress on t.Status)
@@ -123,11 +128,14 @@ func startDocker(ctx context.Context, t Test, target targets.Target, dir string,
 	if err != nil {
 		return nil, err
 	}
-	return docker.Start(ctx, docker.Config{
+	sctx, cancel := startContext(ctx, t)
+	defer cancel()
+	c, err := docker.Start(sctx, docker.Config{
 		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.startTimeout(),
+		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
 	})
+	if err != nil {
+		return nil, startError(sctx, err)
+	}
+	return c, nil
 }
-
-// startTimeout bounds the start of the cluster.
-func (t Test) startTimeout() time.Duration { return t.RecoveryTimeout }

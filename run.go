@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -20,10 +21,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// ErrInterrupted is returned (wrapped) by Run when its context was
-// cancelled before the run ended, for example by SIGINT. The history
+// ErrInterrupted is returned (wrapped) by Run and Check when their context
+// was cancelled before they ended, for example by SIGINT. The history
 // recorded so far is in the run folder and can be checked offline.
-var ErrInterrupted = errors.New("run interrupted")
+var ErrInterrupted = errors.New("interrupted")
 
 // Result is the outcome of a run.
 type Result struct {
@@ -66,57 +67,31 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(t.Status, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
+	// Errors of the results package name what failed ("create run
+	// folder: ...", "write test.json: ..."); they are not wrapped again.
 	run, err := results.NewRun(t.Results, t.Target, t.Workload, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
+		return nil, err
 	}
 	res := &Result{Dir: run.Dir, Seed: t.Seed, Verdict: Unknown}
 	if err := run.WriteJSON("test.json", t); err != nil {
-		return res, fmt.Errorf("write test.json: %w", err)
+		return res, err
 	}
 	hw, err := results.NewHistoryWriter(run.HistoryPath())
 	if err != nil {
-		return res, fmt.Errorf("open history: %w", err)
+		return res, err
 	}
 	rec := controller.NewRecorder(hw)
+	phase := progress.NewPhase()
+	end := &ending{t: t, wl: wl, run: run, history: hw, rec: rec, res: res, phase: phase, stopStatus: func() {}}
 	// Everything below ends in finish, which writes what was recorded.
-	finish := func(runErr error) (*Result, error) {
-		if err := hw.Close(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write history: %w", err)
-		}
-		if err := rec.Err(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write history: %w", err)
-		}
-		h := rec.History()
-		res.Counts = results.Count(h)
-		if runErr == nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout)
-			res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{Dir: run.Dir})
-			cancel()
-			res.Verdict = combine(res.Checkers)
-		} else {
-			res.Errors = append(res.Errors, runErr.Error())
-		}
-		end := time.Now()
-		out := results.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
-			Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
-		if err := run.WriteJSON("results.json", out); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write results.json: %w", err)
-		}
-		if err := results.WriteReport(run.Dir); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write report: %w", err)
-		}
-		if err := run.UpdateLatest(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("update latest link: %w", err)
-		}
-		return res, runErr
-	}
+	finish := func(runErr error) (*Result, error) { return end.finish(ctx, runErr) }
 
 	// Setup is bounded on its own and also ends on interrupt.
 	cluster, err := plan.provider.start(ctx, t, target, run.Dir, log)
 	if err != nil {
 		if ctx.Err() != nil {
-			return finish(fmt.Errorf("%w during setup", ErrInterrupted))
+			return finish(fmt.Errorf("run %w during setup", ErrInterrupted))
 		}
 		return finish(fmt.Errorf("start cluster: %w", err))
 	}
@@ -147,8 +122,9 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	}
 	fault := progress.NewFault()
 	stopStatus := progress.Start(t.Status, progress.Source{
-		Elapsed: rec.Elapsed, Limit: t.TimeLimit, Counts: &rec.Counts, Fault: fault.Get,
+		Elapsed: rec.Elapsed, Limit: t.TimeLimit, Counts: &rec.Counts, Fault: fault.Get, Phase: phase,
 	})
+	end.stopStatus = stopStatus
 
 	var nemErrs []string
 	var nemMu sync.Mutex
@@ -173,14 +149,14 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	})
 	if len(faults) > 0 {
 		g.Go(func() error {
-			nemesis.Run(nemCtx, cluster, faults, t.NemesisInterval, nemRNG, record)
-			return nil
+			return nemesis.Run(nemCtx, cluster, faults, t.NemesisInterval, nemRNG, record)
 		})
 	}
 	workErr := g.Wait()
 	stopWork()
 
 	// Heal and verify, even when interrupted.
+	phase.Set("healing")
 	hctx, cancel := cleanupCtx()
 	healErr := cluster.HealAll(hctx)
 	cancel()
@@ -190,28 +166,101 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	}
 	if ctx.Err() != nil {
 		stopStatus()
-		return finish(fmt.Errorf("%w after %s", ErrInterrupted, rec.Elapsed().Round(time.Millisecond)))
+		return finish(fmt.Errorf("run %w after %s", ErrInterrupted, rec.Elapsed().Round(time.Millisecond)))
 	}
 	if workErr != nil {
 		stopStatus()
 		return finish(workErr)
 	}
-	fault.Set("final reads")
+	phase.Set("final reads")
 	// Wait for recovery and read the final state: each final read is retried
 	// until it succeeds, within the recovery timeout.
 	rctx, cancel := context.WithTimeout(ctx, t.RecoveryTimeout)
 	_, missed := controller.FinalReads(rctx, cfg, gen.FinalReads(), rec.NextProcess(), 1000, 100*time.Millisecond)
 	cancel()
-	stopStatus()
 	if ctx.Err() != nil {
-		return finish(fmt.Errorf("%w during final reads", ErrInterrupted))
+		stopStatus()
+		return finish(fmt.Errorf("run %w during final reads", ErrInterrupted))
 	}
 	if err := controller.MissedError(missed); err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	}
 	res.Errors = append(res.Errors, nemErrs...)
+	phase.Set("stopping nodes")
 	if err := closeCluster(); err != nil {
 		res.Errors = append(res.Errors, "stop cluster: "+err.Error())
 	}
 	return finish(nil)
+}
+
+// ending is what a run's end needs: where it writes and what it recorded.
+type ending struct {
+	t          Test
+	wl         workloads.Workload
+	run        *results.Run
+	history    io.Closer // the history file the recorder writes to
+	rec        *controller.Recorder
+	res        *Result
+	phase      *progress.Phase
+	stopStatus func()
+}
+
+// finish ends a run whose operations are over: it closes the history,
+// checks it unless runErr is set, and writes results.json, the report and
+// the latest link. The checkers stop being waited for when ctx ends: the
+// run is then interrupted during the check, which results.json records.
+// It returns the result and the error that ended the run, if any.
+func (e *ending) finish(ctx context.Context, runErr error) (*Result, error) {
+	res, rec := e.res, e.rec
+	if err := e.history.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := rec.Err(); err != nil && runErr == nil {
+		runErr = err
+	}
+	h := rec.History()
+	res.Counts = results.Count(h)
+	if runErr == nil {
+		e.phase.Set("checking")
+		res.Checkers, runErr = runCheckers(ctx, e.wl, h, workloads.CheckOptions{Dir: e.run.Dir}, e.t.CheckTimeout, e.t.CheckMemory)
+		if errors.Is(runErr, errCheckInterrupted) {
+			runErr = fmt.Errorf("run %w during the check", ErrInterrupted)
+		}
+		res.Verdict = combine(res.Checkers)
+	}
+	e.stopStatus()
+	if runErr != nil {
+		res.Verdict = Unknown
+		res.Errors = append(res.Errors, runErr.Error())
+	}
+	end := time.Now()
+	out := results.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
+		Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
+	if err := e.run.WriteJSON("results.json", out); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := results.WriteReport(e.run.Dir); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := e.run.UpdateLatest(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return res, runErr
+}
+
+// errStartTimeout is the cause of a start context whose StartTimeout passed.
+var errStartTimeout = errors.New("start timeout")
+
+// startContext bounds a provider's Start (nodes started and ready; not the
+// image build before it) by t.StartTimeout.
+func startContext(ctx context.Context, t Test) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, t.StartTimeout, fmt.Errorf("%w %s (--start-timeout) passed", errStartTimeout, t.StartTimeout))
+}
+
+// startError names the start timeout when it is what ended a failed start.
+func startError(sctx context.Context, err error) error {
+	if cause := context.Cause(sctx); errors.Is(cause, errStartTimeout) && !errors.Is(err, errStartTimeout) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
 }

@@ -2,10 +2,12 @@ package faultline
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -51,6 +53,12 @@ type Test struct {
 	Results string
 	// CheckTimeout bounds each checker; past it the verdict is unknown.
 	CheckTimeout time.Duration
+	// CheckMemory bounds, in bytes, how much the checkers may grow the Go
+	// heap; past it the verdict is unknown (see checkers.WithMemoryBudget).
+	CheckMemory int64
+	// StartTimeout bounds the wait for the cluster's nodes to serve
+	// requests when the cluster starts.
+	StartTimeout time.Duration
 	// RecoveryTimeout bounds the wait for the cluster to recover and the
 	// final reads after the faults are healed.
 	RecoveryTimeout time.Duration
@@ -79,7 +87,8 @@ type Test struct {
 
 // DefaultTest returns the embedded default: demo-kv (unsafe) with the
 // register workload on local processes, partitions, for 20 seconds. Every
-// default lives here.
+// default lives here; the checkers' memory budget is a quarter of this
+// machine's memory (checkers.DefaultMemoryBudget).
 func DefaultTest() Test {
 	return Test{
 		Target:          "demo-kv",
@@ -97,6 +106,8 @@ func DefaultTest() Test {
 		NemesisInterval: 4 * time.Second,
 		Results:         "results",
 		CheckTimeout:    60 * time.Second,
+		CheckMemory:     checkers.DefaultMemoryBudget(),
+		StartTimeout:    60 * time.Second,
 		RecoveryTimeout: 30 * time.Second,
 	}
 }
@@ -119,6 +130,8 @@ type testJSON struct {
 	Seed            int64    `json:"seed"`
 	Results         string   `json:"results"`
 	CheckTimeout    string   `json:"check_timeout"`
+	CheckMemory     int64    `json:"check_memory"`
+	StartTimeout    string   `json:"start_timeout"`
 	RecoveryTimeout string   `json:"recovery_timeout"`
 	Command         string   `json:"command,omitempty"`
 	Version         string   `json:"version,omitempty"`
@@ -135,8 +148,8 @@ func (t Test) MarshalJSON() ([]byte, error) {
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, TimeLimit: t.TimeLimit.String(),
 		OpLimit: t.OpLimit, OpTimeout: t.OpTimeout.String(), Keys: t.Keys, Nemesis: n, Loss: t.Loss,
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
-		CheckTimeout: t.CheckTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
-		Command: t.Command, Version: t.Version,
+		CheckTimeout: t.CheckTimeout.String(), CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(),
+		RecoveryTimeout: t.RecoveryTimeout.String(), Command: t.Command, Version: t.Version,
 	})
 }
 
@@ -145,12 +158,16 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 	j := testJSON{
 		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
-		RecoveryTimeout: t.RecoveryTimeout.String(),
-		Target:          t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
+		CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
+		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
 	}
 	if err := json.Unmarshal(b, &j); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return fmt.Errorf("%s: want %s, got a JSON %s", ute.Field, ute.Type, ute.Value)
+		}
 		return err
 	}
 	var err error
@@ -167,7 +184,8 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		Nemesis: j.Nemesis, Loss: j.Loss, Seed: j.Seed, Results: j.Results, Command: j.Command, Version: j.Version,
 		TimeLimit: dur("time_limit", j.TimeLimit), OpTimeout: dur("op_timeout", j.OpTimeout),
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
-		CheckTimeout:    dur("check_timeout", j.CheckTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
+		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
+		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
 		Status: t.Status, NodeBinary: t.NodeBinary,
 	}
 	return err

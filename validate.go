@@ -3,10 +3,13 @@ package faultline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
@@ -99,7 +102,7 @@ func (t Test) plan() (runPlan, error) {
 				}
 				return p, bad("--nemesis %s: the %s provider cannot inject it; providers that can: %s", f.Name(), t.Provider, strings.Join(can, ", "))
 			}
-			return p, bad("--nemesis %s on target %s: %v", f.Name(), tg.Name(), err)
+			return p, bad("--nemesis %v (target %s)", err, tg.Name())
 		}
 	}
 	return p, nil
@@ -109,31 +112,90 @@ func (t Test) plan() (runPlan, error) {
 // whether the nemesis list names any fault.
 func (t Test) checkScalars(withFaults bool) error {
 	bad := core.BadInput
+	if most := lifecycle.MaxNodes; t.Nodes < 1 || t.Nodes > most {
+		return bad("--nodes must be between 1 and %d for the %s provider, got %d", most, t.Provider, t.Nodes)
+	}
 	switch {
-	case t.Nodes < 1:
-		return bad("--nodes must be at least 1, got %d", t.Nodes)
-	case t.Concurrency < 1:
-		return bad("--concurrency must be at least 1, got %d", t.Concurrency)
-	case t.Rate < 0:
-		return bad("--rate must not be negative, got %g", t.Rate)
-	case t.TimeLimit <= 0:
-		return bad("--time-limit must be positive, got %s", t.TimeLimit)
+	case t.Concurrency < 1 || t.Concurrency > MaxConcurrency:
+		return bad("--concurrency must be between 1 and %d, got %d", MaxConcurrency, t.Concurrency)
+	case math.IsNaN(t.Rate) || math.IsInf(t.Rate, 0) || t.Rate < 0 || (t.Rate > 0 && t.Rate < MinRate):
+		return bad("--rate must be 0 (unlimited) or a number of operations per second from %g, got %g", MinRate, t.Rate)
 	case t.OpLimit < 0:
 		return bad("--op-limit must not be negative, got %d", t.OpLimit)
-	case t.OpTimeout <= 0:
-		return bad("--op-timeout must be positive, got %s", t.OpTimeout)
-	case t.Keys < 1:
-		return bad("--keys must be at least 1, got %d", t.Keys)
-	case withFaults && t.NemesisInterval <= 0:
-		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval)
-	case t.Loss <= 0 || t.Loss > 1:
+	case t.Keys < 1 || t.Keys > MaxKeys:
+		return bad("--keys must be between 1 and %d, got %d", MaxKeys, t.Keys)
+	case math.IsNaN(t.Loss) || t.Loss <= 0 || t.Loss > 1:
 		return bad("--loss must be a share above 0 and at most 1, got %g", t.Loss)
-	case t.CheckTimeout <= 0:
-		return bad("--check-timeout must be positive, got %s", t.CheckTimeout)
-	case t.RecoveryTimeout <= 0:
-		return bad("--recovery-timeout must be positive, got %s", t.RecoveryTimeout)
 	case t.Results == "":
 		return bad("--results must name a folder")
+	case strings.ContainsRune(t.Results, 0):
+		return bad("--results must not hold a NUL byte")
+	}
+	for _, d := range []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"--time-limit", t.TimeLimit}, {"--op-timeout", t.OpTimeout}, {"--start-timeout", t.StartTimeout},
+		{"--recovery-timeout", t.RecoveryTimeout},
+	} {
+		if err := validDuration(d.flag, d.d); err != nil {
+			return err
+		}
+	}
+	if withFaults {
+		if err := validDuration("--nemesis-interval", t.NemesisInterval); err != nil {
+			return err
+		}
+		if t.NemesisInterval < MinNemesisInterval {
+			return bad("--nemesis-interval must be at least %s, got %s", MinNemesisInterval, t.NemesisInterval)
+		}
+	}
+	if err := validCheckTimeout(t.CheckTimeout); err != nil {
+		return err
+	}
+	if err := validCheckMemory(t.CheckMemory); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Bounds that Validate enforces beyond the obvious ones: each keeps a
+// setting from overflowing a computation or exhausting the machine.
+const (
+	// MaxConcurrency is the largest --concurrency: each client process is
+	// a goroutine with its own connections.
+	MaxConcurrency = 10000
+	// MaxKeys is the largest --keys: the generator keeps state per key
+	// and the final reads read every key.
+	MaxKeys = 100000
+	// MinRate is the smallest non-zero --rate: below it the interval
+	// between operations does not fit a duration.
+	MinRate = 0.001
+	// MaxDuration is the longest duration any flag takes (a year), so
+	// that sums of timeouts cannot overflow.
+	MaxDuration = 365 * 24 * time.Hour
+	// MinNemesisInterval is the shortest --nemesis-interval.
+	MinNemesisInterval = 10 * time.Millisecond
+	// MinCheckMemory is the smallest --check-memory.
+	MinCheckMemory = 1 << 20
+)
+
+// validDuration checks that the duration of flag is positive and at most
+// MaxDuration.
+func validDuration(flag string, d time.Duration) error {
+	if d <= 0 || d > MaxDuration {
+		return core.BadInput("%s must be positive and at most %dh (a year), got %s", flag, MaxDuration/time.Hour, d)
+	}
+	return nil
+}
+
+// validCheckTimeout checks --check-timeout.
+func validCheckTimeout(d time.Duration) error { return validDuration("--check-timeout", d) }
+
+// validCheckMemory checks --check-memory.
+func validCheckMemory(b int64) error {
+	if b < MinCheckMemory {
+		return core.BadInput("--check-memory must be at least %s, got %s", FormatBytes(MinCheckMemory), FormatBytes(b))
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package checkers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -157,6 +159,27 @@ type keyOutcome struct {
 	verdict core.Verdict
 	anomaly *core.Anomaly
 	elapsed time.Duration
+	// stopped says why an unknown key's check stopped: the context's
+	// cause, or nil when porcupine ran out of time on its own.
+	stopped error
+	// crash is what the model panicked with, if it did, and stack where.
+	crash any
+	stack []byte
+}
+
+// Crash is what Linearizable panics with when the model panicked while
+// a key was checked: the key, the value the model panicked with and the
+// stack where it did.
+type Crash struct {
+	Key   string
+	Value any
+	Stack []byte
+}
+
+// Error phrases the crash without its stack, for example
+// "linearizability on key k3: runtime error: index out of range".
+func (c *Crash) Error() string {
+	return fmt.Sprintf("%s on key %s: %v", LinearizabilityName, c.Key, c.Value)
 }
 
 // Linearizable checks that the client operations of h are linearizable
@@ -182,7 +205,16 @@ type keyOutcome struct {
 // as an error. Details is a *LinearizabilityDetails.
 //
 // ctx bounds the whole check; Linearizable returns once every worker has
-// stopped and leaves no goroutine behind.
+// stopped and leaves no goroutine behind. A key whose check stops because
+// ctx ended is unknown, and the summary says why from context.Cause(ctx):
+// out of time, out of memory budget (ErrMemoryBudget, see
+// WithMemoryBudget) or interrupted.
+//
+// When m panics (in Step or in any other method) while a key is checked,
+// in whichever worker goroutine, the other keys are abandoned and
+// Linearizable panics in the caller's goroutine with a *Crash, once every
+// worker has stopped: a crash is never a verdict, and a caller that
+// recovers it can report it as an error.
 //
 // The error is non-nil only when h is malformed or holds values m cannot
 // interpret; it wraps core.ErrBadInput, and the result is then unknown with
@@ -197,7 +229,9 @@ func Linearizable(ctx context.Context, h core.History, m Model, opts Linearizabi
 		}, err
 	}
 	base := porcupineModel(m)
-	runJobs(ctx, m, base, jobs, opts.Workers)
+	if crash := runJobs(ctx, m, base, jobs, opts.Workers); crash != nil {
+		panic(crash)
+	}
 	res := compose(jobs)
 	if opts.Dir != "" {
 		writeVisualizations(h, base, jobs, opts.Dir, &res)
@@ -315,8 +349,10 @@ func porcupineModel(m Model) porcupine.Model {
 	}
 }
 
-// runJobs checks every job with a pool of workers and fills job.out.
-func runJobs(ctx context.Context, m Model, base porcupine.Model, jobs []*keyJob, workers int) {
+// runJobs checks every job with a pool of workers and fills job.out. When
+// the model panics on a key it stops the other workers and returns the
+// first crash.
+func runJobs(ctx context.Context, m Model, base porcupine.Model, jobs []*keyJob, workers int) *Crash {
 	if maxW := runtime.GOMAXPROCS(0); workers <= 0 || workers > maxW {
 		workers = maxW
 	}
@@ -325,12 +361,26 @@ func runJobs(ctx context.Context, m Model, base porcupine.Model, jobs []*keyJob,
 	order := make([]*keyJob, len(jobs))
 	copy(order, jobs)
 	sort.SliceStable(order, func(a, b int) bool { return len(order[a].pops) > len(order[b].pops) })
+	ctx, abandon := context.WithCancel(ctx)
+	defer abandon()
+	var (
+		crashMu sync.Mutex
+		crash   *Crash
+	)
 	next := make(chan *keyJob)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for j := range next {
-				checkKey(ctx, m, base, j)
+				checkKeySafely(ctx, m, base, j)
+				if j.out.crash != nil {
+					crashMu.Lock()
+					if crash == nil {
+						crash = &Crash{Key: j.key, Value: j.out.crash, Stack: j.out.stack}
+					}
+					crashMu.Unlock()
+					abandon()
+				}
 			}
 		})
 	}
@@ -339,6 +389,18 @@ func runJobs(ctx context.Context, m Model, base porcupine.Model, jobs []*keyJob,
 	}
 	close(next)
 	wg.Wait()
+	return crash
+}
+
+// checkKeySafely is checkKey with any panic of the model recorded in
+// j.out instead of crashing the process.
+func checkKeySafely(ctx context.Context, m Model, base porcupine.Model, j *keyJob) {
+	defer func() {
+		if r := recover(); r != nil && j.out.crash == nil {
+			j.out.verdict, j.out.crash, j.out.stack = core.Unknown, r, debug.Stack()
+		}
+	}()
+	checkKey(ctx, m, base, j)
 }
 
 // checkKey runs porcupine on one key under ctx and records the outcome.
@@ -351,30 +413,51 @@ func checkKey(ctx context.Context, m Model, base porcupine.Model, j *keyJob) {
 	}
 	j.out.verdict = core.Unknown
 	if ctx.Err() != nil {
+		j.out.stopped = context.Cause(ctx)
 		return
 	}
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
+			j.out.stopped = context.DeadlineExceeded
 			return
 		}
 	}
 	// porcupine stops on its own timeout but knows nothing of ctx. Once
 	// ctx is done every step is accepted, which ends the search quickly;
-	// the key is then unknown whatever porcupine answers.
+	// the key is then unknown whatever porcupine answers. Step runs in
+	// porcupine's own goroutines, where a panic would end the process: it
+	// is recovered there, ends the search the same way and is re-raised
+	// in this goroutine.
 	var stop, forced atomic.Bool
+	var panicked atomic.Pointer[Crash]
 	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
 	model := base
-	model.StepContext = func(_ context.Context, state, in, out any) (bool, any) {
+	model.StepContext = func(_ context.Context, state, in, out any) (ok bool, next any) {
 		if stop.Load() {
 			forced.Store(true)
 			return true, state
 		}
+		defer func() {
+			if r := recover(); r != nil {
+				panicked.CompareAndSwap(nil, &Crash{Key: j.key, Value: r, Stack: debug.Stack()})
+				stop.Store(true)
+				ok, next = true, state
+			}
+		}()
 		return m.Step(state, in, out)
 	}
 	res, info := porcupine.CheckOperationsVerbose(model, j.pops, timeout)
-	if forced.Load() {
+	if c := panicked.Load(); c != nil {
+		j.out.crash, j.out.stack = c.Value, c.Stack
 		return
+	}
+	if forced.Load() {
+		j.out.stopped = context.Cause(ctx)
+		return
+	}
+	if res == porcupine.Unknown {
+		j.out.stopped = context.DeadlineExceeded
 	}
 	switch res {
 	case porcupine.Ok:
@@ -393,6 +476,7 @@ func compose(jobs []*keyJob) core.CheckResult {
 	res := core.CheckResult{Checker: LinearizabilityName}
 	var verdicts []core.Verdict
 	var invalid, unknown []string
+	var stopped error // why the unknown keys stopped, the budget first
 	for _, j := range jobs {
 		kd := j.detail
 		kd.Verdict = j.out.verdict
@@ -415,6 +499,9 @@ func compose(jobs []*keyJob) core.CheckResult {
 		default:
 			d.UnknownKeys++
 			unknown = append(unknown, j.key)
+			if stopped == nil || errors.Is(j.out.stopped, ErrMemoryBudget) {
+				stopped = j.out.stopped
+			}
 		}
 	}
 	res.Verdict = core.Combine(verdicts...)
@@ -432,8 +519,8 @@ func compose(jobs []*keyJob) core.CheckResult {
 			res.Summary += fmt.Sprintf("; %d more undecided", len(unknown))
 		}
 	default:
-		res.Summary = fmt.Sprintf("undecided: %d of %s ran out of time (%s); the other %d are linearizable",
-			len(unknown), plural(d.Keys, "key"), listKeys(unknown), d.ValidKeys)
+		res.Summary = fmt.Sprintf("undecided: %d of %s %s (%s); the other %d are linearizable",
+			len(unknown), plural(d.Keys, "key"), stopReason(stopped), listKeys(unknown), d.ValidKeys)
 	}
 	res.Details = &d
 	return res

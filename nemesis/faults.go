@@ -123,9 +123,21 @@ func (p *Partition) plan(c Cluster) (sides [2][]string, err error) {
 		return [2][]string{{Clients}, nodes}, nil
 	}
 	if len(p.shapes(len(nodes))) == 0 {
-		return sides, core.BadInput("partition: no shape among %v cuts a cluster of %d node(s)", p.shapesOrAll(), len(nodes))
+		return sides, core.BadInput("partition: no shape among %v cuts a cluster of %d node(s); it needs at least %d nodes", p.shapesOrAll(), len(nodes), minShapeNodes(p.shapesOrAll()))
 	}
 	return [2][]string{nodes}, nil
+}
+
+// minShapeNodes is the smallest cluster on which one of shapes cuts
+// something.
+func minShapeNodes(shapes []string) int {
+	least := 0
+	for _, s := range shapes {
+		if m := minNodes(s); least == 0 || m < least {
+			least = m
+		}
+	}
+	return least
 }
 
 func (p *Partition) shapes(n int) []string {

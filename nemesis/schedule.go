@@ -15,9 +15,11 @@ import (
 const StopTimeout = 2 * time.Minute
 
 // Run follows the fault schedule until ctx is cancelled: wait interval
-// with the cluster healthy, start a fault drawn with rng from faults
-// (record "start-<name>"), wait interval, stop it (record "stop-<name>"),
-// and again. When Start fails, Stop follows at once to heal what it may
+// with the cluster healthy, start the next fault of the round (record
+// "start-<name>"), wait interval, stop it (record "stop-<name>"), and
+// again. A round is every fault of faults once, in an order shuffled with
+// rng, so every listed kind has had a window before any kind repeats.
+// When Start fails, Stop follows at once to heal what it may
 // have done. When ctx is cancelled during a window, Run stops the open
 // fault before it returns. The kinds, shapes and nodes of the schedule
 // depend only on rng (and on what the cluster reports), so the same seed
@@ -44,11 +46,16 @@ func Run(ctx context.Context, c Cluster, faults []Fault, interval time.Duration,
 		<-ctx.Done()
 		return nil
 	}
+	var round []int
 	for {
 		if !wait(ctx, interval) {
 			return nil
 		}
-		f := faults[rng.IntN(len(faults))]
+		if len(round) == 0 {
+			round = rng.Perm(len(faults))
+		}
+		f := faults[round[0]]
+		round = round[1:]
 		v, err := f.Start(ctx, c, rng)
 		record("start-"+f.Name(), v, err)
 		if err == nil {

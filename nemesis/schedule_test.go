@@ -257,3 +257,49 @@ func TestScheduleBadArguments(t *testing.T) {
 		t.Errorf("nil rng: %v", err)
 	}
 }
+
+// windowKinds returns the fault kind of each window of events.
+func windowKinds(t *testing.T, events []event) []string {
+	t.Helper()
+	var kinds []string
+	for i := 0; i+1 < len(events); i += 2 {
+		name, ok := strings.CutPrefix(events[i].F, "start-")
+		if !ok || events[i+1].F != "stop-"+name {
+			t.Fatalf("events %d,%d = %s,%s; want start-X, stop-X", i, i+1, events[i].F, events[i+1].F)
+		}
+		kinds = append(kinds, name)
+	}
+	return kinds
+}
+
+func TestScheduleCoversEveryKindBeforeRepeating(t *testing.T) {
+	const rounds = 5
+	for seed := range uint64(20) {
+		// Four kinds: every run of four windows (a round) holds each once.
+		events, _ := runSchedule(t, seed, 2*4*rounds)
+		kinds := windowKinds(t, events)
+		if len(kinds) != 4*rounds {
+			t.Fatalf("seed %d: %d windows, want %d", seed, len(kinds), 4*rounds)
+		}
+		for r := range rounds {
+			round := slices.Clone(kinds[4*r : 4*r+4])
+			slices.Sort(round)
+			if !slices.Equal(round, []string{"kill", "latency", "partition", "pause"}) {
+				t.Fatalf("seed %d: round %d is %v, want each of four kinds once (windows %v)", seed, r, kinds[4*r:4*r+4], kinds)
+			}
+		}
+	}
+}
+
+func TestScheduleOrderDependsOnSeed(t *testing.T) {
+	// The rounds are shuffled: across seeds, the first window is not
+	// always the same kind.
+	first := map[string]bool{}
+	for seed := range uint64(20) {
+		events, _ := runSchedule(t, seed, 2)
+		first[windowKinds(t, events)[0]] = true
+	}
+	if len(first) < 2 {
+		t.Errorf("20 seeds all start with %v", first)
+	}
+}

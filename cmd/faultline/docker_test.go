@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +34,42 @@ func requireDocker(t *testing.T) {
 		t.Skipf("skipped: no Docker engine answers (%v); the docker provider tests need one", err)
 	}
 	cli.Close()
+}
+
+var (
+	staticOnce sync.Once
+	staticDir  string
+	staticPath string
+	staticErr  error
+)
+
+// staticBinary builds, once, a static faultline binary for the docker
+// provider to put into the node image (the test binary on PATH is not
+// static); TestMain removes it at the end.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		if staticDir, staticErr = os.MkdirTemp("", "faultline-cli-test"); staticErr != nil {
+			return
+		}
+		staticPath = filepath.Join(staticDir, "faultline")
+		build := exec.Command("go", "build", "-o", staticPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("build a static faultline: %v: %s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
+	}
+	return staticPath
+}
+
+// removeStaticBinary removes what staticBinary built, if anything.
+func removeStaticBinary() {
+	if staticDir != "" {
+		os.RemoveAll(staticDir)
+	}
 }
 
 // dockerCLI runs the docker command line and returns its trimmed output.
@@ -84,7 +122,7 @@ func dockerRunDir(t *testing.T, results string) string {
 func TestDockerSIGINTRemovesEverything(t *testing.T) {
 	requireDocker(t)
 	results := t.TempDir()
-	cmd, dir := startRun(t, results, 200, "--provider", "docker", "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
+	cmd, dir := startRunWith(t, staticBinary(t), results, 200, "--provider", "docker", "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
 	runID, _ := layout(t, dir)
 	if n := len(labelled(t, runID)); n != 4 {
 		t.Fatalf("mid-run the engine holds %d objects of the run, want 3 containers and 1 network", n)
@@ -101,7 +139,7 @@ func TestDockerSIGINTRemovesEverything(t *testing.T) {
 func TestDockerSetupErrorRemovesEverything(t *testing.T) {
 	requireDocker(t)
 	results := t.TempDir()
-	code, _, stderr := cli(t, "run", "--provider", "docker", "--results", results, "--recovery-timeout", "1us", "--time-limit", "5s")
+	code, _, stderr := cliWith(t, staticBinary(t), "run", "--provider", "docker", "--results", results, "--start-timeout", "1us", "--time-limit", "5s")
 	if code != 3 || !strings.Contains(stderr, "start cluster") {
 		t.Fatalf("exit %d, stderr %q; want 3 and a start cluster error", code, stderr)
 	}
@@ -114,7 +152,7 @@ func TestDockerSetupErrorRemovesEverything(t *testing.T) {
 func TestDockerCleanupAfterSIGKILL(t *testing.T) {
 	requireDocker(t)
 	results := t.TempDir()
-	cmd, dir := startRun(t, results, 300, "--provider", "docker", "--time-limit", "60s")
+	cmd, dir := startRunWith(t, staticBinary(t), results, 300, "--provider", "docker", "--time-limit", "60s")
 	runID, image := layout(t, dir)
 	cmd.Process.Kill()
 	waitExit(t, cmd, 30*time.Second)
@@ -125,7 +163,7 @@ func TestDockerCleanupAfterSIGKILL(t *testing.T) {
 	other := dockerCLI(t, "run", "-d", "--entrypoint", "sleep", image, "300")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", other).Run() })
 
-	code, out, stderr := cli(t, "cleanup")
+	code, out, stderr := cliWith(t, staticBinary(t), "cleanup")
 	if code != 0 || !strings.HasPrefix(out, "removed ") {
 		t.Fatalf("cleanup: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
@@ -136,7 +174,7 @@ func TestDockerCleanupAfterSIGKILL(t *testing.T) {
 		t.Fatalf("cleanup touched an unlabelled container (running=%s)", state)
 	}
 	// The partial history of the killed run is still checkable.
-	if code, out, stderr := cli(t, "check", dir); code > 2 || !bytes.Contains([]byte(out), []byte("linearizability")) {
+	if code, out, stderr := cliWith(t, staticBinary(t), "check", dir); code > 2 || !bytes.Contains([]byte(out), []byte("linearizability")) {
 		t.Fatalf("check of the killed docker run: exit %d: %s %s", code, out, stderr)
 	}
 }

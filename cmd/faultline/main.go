@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,7 +36,7 @@ func execute(args []string) int {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ee exitError
 	switch {
 	case err == nil:
@@ -43,10 +44,72 @@ func execute(args []string) int {
 	case errors.As(err, &ee):
 		return ee.code
 	default:
+		// A command that answers with JSON answers flag errors with
+		// JSON too: its RunE, which prints it otherwise, never ran.
+		if cmd != nil && wantsJSON(cmd, args) {
+			faultline.WriteJSON(os.Stdout, nil, errors.New(oneLine(err.Error())))
+		}
 		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(err.Error()))
 		return 3
 	}
 }
+
+// wantsJSON reports whether args ask cmd for --json output, reading them
+// as pflag would (the values of other flags skipped) without needing them
+// to parse: it serves when parsing failed.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	fs := cmd.Flags()
+	if fs.Lookup("json") == nil {
+		return false
+	}
+	want := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, ok := strings.CutPrefix(a, "--")
+		if !ok {
+			continue
+		}
+		name, val, hasVal := strings.Cut(name, "=")
+		f := fs.Lookup(name)
+		switch {
+		case f == nil:
+		case name == "json" && !hasVal:
+			want = true
+		case name == "json":
+			if b, err := strconv.ParseBool(val); err == nil {
+				want = b
+			}
+		case !hasVal && f.NoOptDefVal == "":
+			i++ // the next argument is this flag's value
+		}
+	}
+	return want
+}
+
+// bytesValue is a flag holding a memory size, read with
+// faultline.ParseBytes ("512MiB", "2GiB", "25%").
+type bytesValue struct{ p *int64 }
+
+func (v bytesValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return faultline.FormatBytes(*v.p)
+}
+
+func (v bytesValue) Set(s string) error {
+	b, err := faultline.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*v.p = b
+	return nil
+}
+
+func (v bytesValue) Type() string { return "size" }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
@@ -119,7 +182,9 @@ func newRun() *cobra.Command {
 	f.Int64Var(&t.Seed, "seed", t.Seed, "random seed (0: pick one; it is recorded in test.json)")
 	f.StringVar(&t.Results, "results", t.Results, "root folder of run folders")
 	f.DurationVar(&t.CheckTimeout, "check-timeout", t.CheckTimeout, "time budget of each checker; past it the verdict is unknown")
-	f.DurationVar(&t.RecoveryTimeout, "recovery-timeout", t.RecoveryTimeout, "time budget for recovery and final reads after the faults heal")
+	f.Var(bytesValue{&t.CheckMemory}, "check-memory", "memory budget of the checkers (heap growth, e.g. 512MiB, 2GiB, 25%; default a quarter of this machine's memory); past it the verdict is unknown")
+	f.DurationVar(&t.StartTimeout, "start-timeout", t.StartTimeout, "time budget for the nodes to start and serve requests")
+	f.DurationVar(&t.RecoveryTimeout, "recovery-timeout", t.RecoveryTimeout, "time budget for recovery and final reads after the faults heal, and for each restarted node")
 	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
 	return cmd
@@ -170,7 +235,8 @@ func splitList(s string) []string {
 }
 
 func newCheck() *cobra.Command {
-	cfg := faultline.CheckConfig{Timeout: faultline.DefaultTest().CheckTimeout}
+	def := faultline.DefaultTest()
+	cfg := faultline.CheckConfig{Timeout: def.CheckTimeout, Memory: def.CheckMemory}
 	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "check RUN_DIR | HISTORY_FILE",
@@ -184,6 +250,7 @@ func newCheck() *cobra.Command {
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout; everything else goes to stderr")
 	cmd.Flags().StringVar(&cfg.Workload, "workload", "", "workload of the history (default: from test.json, else register)")
 	cmd.Flags().DurationVar(&cfg.Timeout, "check-timeout", cfg.Timeout, "time budget of each checker; past it the verdict is unknown")
+	cmd.Flags().Var(bytesValue{&cfg.Memory}, "check-memory", "memory budget of the checkers (heap growth, e.g. 512MiB, 2GiB, 25%; default a quarter of this machine's memory); past it the verdict is unknown")
 	return cmd
 }
 

@@ -7,46 +7,207 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline"
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
-var binary string
-
+// TestMain makes this test binary the faultline command too: scripts and
+// Go tests run `faultline` from PATH (a copy of this binary that runs
+// main), so no separate build is needed. Nodes of the local provider are
+// that same copy, re-executed.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faultline-cli-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "faultline")
-	// A static binary, so the docker provider puts this very binary into
-	// the node image.
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	if err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	faultline.NodeMain()
+	testscript.Main(cleanupM{m}, map[string]func(){
+		"faultline": func() { os.Exit(execute(os.Args[1:])) },
+	})
 }
 
-// cli runs the built binary with args and returns its exit code, stdout
-// and stderr.
+// cleanupM runs the tests, then removes what they built.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	code := c.m.Run()
+	removeStaticBinary()
+	return code
+}
+
+// TestScripts runs the CLI scripts of testdata/script: each drives
+// `faultline` and asserts its exit code, output and files.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CI", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":    cmdExits,
+			"refuses":  cmdRefuses,
+			"norepeat": cmdNoRepeat,
+			"onejson":  cmdOneJSON,
+		},
+	})
+}
+
+// cmdExits is the script command `exits CODE PROGRAM [ARGS...]`: it runs
+// the program like exec and fails unless it exits with CODE.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	code := 0
+	var ee *exec.ExitError
+	if err := ts.Exec(args[1], args[2:]...); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if code != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], code, want)
+	}
+}
+
+// cmdRefuses is the script command `refuses PROGRAM [ARGS...]`: it runs
+// the program like exec and fails unless the program refuses as bad input
+// must be refused: exit 3, nothing on stdout, and one line on stderr that
+// starts "faultline: " and repeats no prefix.
+func cmdRefuses(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: refuses PROGRAM [ARGS...]")
+	}
+	cmdExits(ts, false, append([]string{"3"}, args...))
+	if out := ts.ReadFile("stdout"); out != "" {
+		ts.Fatalf("stdout is not empty: %q", out)
+	}
+	errOut := ts.ReadFile("stderr")
+	if strings.Count(errOut, "\n") != 1 || !strings.HasSuffix(errOut, "\n") || !strings.HasPrefix(errOut, "faultline: ") {
+		ts.Fatalf("stderr is not one line starting \"faultline: \": %q", errOut)
+	}
+	cmdNoRepeat(ts, false, []string{"stderr"})
+}
+
+// cmdOneJSON is the script command `onejson`: it fails unless the last
+// command's stdout is exactly one JSON object on one line, with an
+// exit_code, and, when it has no verdict, exit_code 3 and an error.
+func cmdOneJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: onejson")
+	}
+	out := ts.ReadFile("stdout")
+	dec := json.NewDecoder(strings.NewReader(out))
+	var s struct {
+		Verdict  string `json:"verdict"`
+		ExitCode *int   `json:"exit_code"`
+		Error    string `json:"error"`
+	}
+	if err := dec.Decode(&s); err != nil {
+		ts.Fatalf("stdout is not a JSON object: %v: %q", err, out)
+	}
+	if dec.More() || strings.Count(out, "\n") != 1 {
+		ts.Fatalf("stdout holds more than one JSON object, on one line: %q", out)
+	}
+	if s.ExitCode == nil || (s.Verdict == "" && (*s.ExitCode != 3 || s.Error == "")) {
+		ts.Fatalf("summary without a verdict must have exit_code 3 and an error: %q", out)
+	}
+}
+
+// cmdNoRepeat is the script command `norepeat stderr|stdout`: it fails
+// when a line of the last command's output repeats a prefix, as in
+// "create run folder: create run folder: ...".
+func cmdNoRepeat(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || (args[0] != "stderr" && args[0] != "stdout") {
+		ts.Fatalf("usage: norepeat stderr|stdout")
+	}
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		if p := repeatedPrefix(line); p != "" {
+			ts.Fatalf("%q repeats %q", line, p)
+		}
+	}
+}
+
+// repeatedPrefix returns a segment of an error line (the parts between
+// ": ") that a later segment starts with again, for example "write report"
+// in "write report: write report: disk full", or "" when there is none.
+// Words are compared, so "write history" repeats in "write history: write
+// history event 3: ..." but a single word ("k0") may come back. Errors
+// joined with "; " are looked at one by one; a leading "faultline" is not
+// a segment.
+func repeatedPrefix(line string) string {
+	for _, clause := range strings.Split(strings.TrimPrefix(line, "faultline: "), "; ") {
+		segs := strings.Split(clause, ": ")
+		for i, a := range segs {
+			wa := strings.Fields(a)
+			if len(wa) < 2 {
+				continue
+			}
+			for _, b := range segs[i+1:] {
+				wb := strings.Fields(b)
+				if len(wb) >= len(wa) && slices.Equal(wa, wb[:len(wa)]) {
+					return a
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func TestRepeatedPrefix(t *testing.T) {
+	for line, want := range map[string]string{
+		"faultline: create run folder: create run folder: mkdir x: not a directory": "create run folder",
+		"faultline: write history: write history event 3: disk full":                "write history",
+		"faultline: update latest link: update latest: x exists":                    "",
+		"faultline: start cluster: start timeout 1µs (--start-timeout) passed: n1":  "",
+		"faultline: k0: k0: bad": "",
+		"faultline: start cluster: node n1: not ready: x; node n2: not ready: x": "",
+		"faultline: a: b c: d; e f: e f g":                                       "e f",
+		"faultline: run interrupted during the check":                            "",
+	} {
+		if got := repeatedPrefix(line); got != want {
+			t.Errorf("repeatedPrefix(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+// faultlineBinary is the faultline command that TestMain put on PATH.
+func faultlineBinary(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("faultline")
+	if err != nil {
+		t.Fatalf("faultline is not on PATH: %v", err)
+	}
+	return p
+}
+
+// cli runs faultline with args and returns its exit code, stdout and
+// stderr.
 func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return cliWith(t, faultlineBinary(t), args...)
+}
+
+// cliWith runs the faultline binary bin with args.
+func cliWith(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -57,70 +218,6 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 		t.Fatal(err)
 	}
 	return code, out.String(), errb.String()
-}
-
-func TestBadInputExitsThreeWithOneLine(t *testing.T) {
-	dir := t.TempDir()
-	notJSON := filepath.Join(dir, "history.jsonl")
-	os.WriteFile(notJSON, []byte("this is not json\n{\"index\":0}\n"), 0o644)
-	cases := []struct {
-		args []string
-		want []string // substrings of the one line
-	}{
-		{[]string{"run", "--target", "nope"}, []string{"unknown target", "demo-kv"}},
-		{[]string{"run", "--variant", "nope"}, []string{"unknown variant", "safe", "unsafe"}},
-		{[]string{"run", "--workload", "nope"}, []string{"unknown workload", "register"}},
-		{[]string{"run", "--nemesis", "partition,flood"}, []string{"flood", "partition", "kill", "pause", "latency"}},
-		{[]string{"run", "--concurrency", "0"}, []string{"--concurrency"}},
-		{[]string{"run", "--concurrency", "-4"}, []string{"--concurrency"}},
-		{[]string{"run", "--provider", "moon"}, []string{"unknown provider", "local"}},
-		{[]string{"run", "--time-limit", "soon"}, []string{"time-limit"}},
-		{[]string{"run", "--bogus"}, []string{"unknown flag"}},
-		{[]string{"check", notJSON}, []string{"line 1"}},
-		{[]string{"check", filepath.Join(dir, "missing")}, []string{"missing"}},
-		{[]string{"check", notJSON, "--workload", "nope"}, []string{"unknown workload", "register"}},
-	}
-	for _, c := range cases {
-		args := c.args
-		if args[0] == "run" {
-			args = append(args, "--results", dir)
-		}
-		code, stdout, stderr := cli(t, args...)
-		if code != 3 {
-			t.Errorf("%v: exit %d, want 3 (stderr %q)", c.args, code, stderr)
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(stderr), "\n")
-		if len(lines) != 1 || stdout != "" {
-			t.Errorf("%v: want one line on stderr and nothing on stdout, got stderr %q stdout %q", c.args, stderr, stdout)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(lines[0], w) {
-				t.Errorf("%v: %q does not mention %q", c.args, lines[0], w)
-			}
-		}
-	}
-	// Bad input never starts a run: no run folder appears.
-	if entries, _ := filepath.Glob(filepath.Join(dir, "*-*")); len(entries) != 0 {
-		t.Errorf("bad input left run folders: %v", entries)
-	}
-}
-
-func TestListAndVersion(t *testing.T) {
-	code, out, _ := cli(t, "list")
-	if code != 0 {
-		t.Fatalf("list exit %d", code)
-	}
-	for _, w := range []string{"demo-kv", "unsafe", "safe", "register", "partition", "kill", "pause", "latency", "local"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("list does not mention %q:\n%s", w, out)
-		}
-	}
-	code, out, _ = cli(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "faultline ") {
-		t.Fatalf("version: exit %d, %q", code, out)
-	}
 }
 
 // nodeProcesses returns the pids of live node processes whose data lives
@@ -193,7 +290,13 @@ func assertNothingLeft(t *testing.T, runDir string) {
 // run folder.
 func startRun(t *testing.T, results string, minEvents int, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"run", "--results", results}, args...)...)
+	return startRunWith(t, faultlineBinary(t), results, minEvents, args...)
+}
+
+// startRunWith is startRun with the faultline binary bin.
+func startRunWith(t *testing.T, bin, results string, minEvents int, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run", "--results", results}, args...)...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -272,9 +375,9 @@ func TestSetupErrorCleansUp(t *testing.T) {
 	results := t.TempDir()
 	// Nodes cannot become ready in a microsecond: setup fails after the
 	// processes and proxies have started.
-	code, _, stderr := cli(t, "run", "--results", results, "--recovery-timeout", "1us", "--time-limit", "5s")
-	if code != 3 || !strings.Contains(stderr, "start cluster") {
-		t.Fatalf("exit %d, stderr %q; want 3 and a start cluster error", code, stderr)
+	code, _, stderr := cli(t, "run", "--results", results, "--start-timeout", "1us", "--time-limit", "5s")
+	if code != 3 || !strings.Contains(stderr, "start cluster") || !strings.Contains(stderr, "--start-timeout") {
+		t.Fatalf("exit %d, stderr %q; want 3 and a start cluster error naming --start-timeout", code, stderr)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(results, "demo-kv-register", "*"))
 	if len(dirs) != 1 {
@@ -306,30 +409,6 @@ func TestSIGKILLLeavesCheckableHistory(t *testing.T) {
 	}
 	if !strings.Contains(out, "linearizability") {
 		t.Fatalf("check output names no checker: %s", out)
-	}
-}
-
-func TestRunAndCheckExitCodes(t *testing.T) {
-	results := t.TempDir()
-	code, out, stderr := cli(t, "run", "--results", results, "--variant", "safe", "--nemesis", "none", "--time-limit", "2s")
-	if code != 0 || !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "report.html") {
-		t.Fatalf("safe run without faults: exit %d, stdout %q, stderr %q", code, out, stderr)
-	}
-	latest := filepath.Join(results, "latest")
-	for _, f := range []string{"test.json", "history.jsonl", "results.json", "report.html", "nodes/n1/node.log"} {
-		if _, err := os.Stat(filepath.Join(latest, f)); err != nil {
-			t.Errorf("run folder lacks %s: %v", f, err)
-		}
-	}
-	if code, out, _ := cli(t, "check", latest); code != 0 || !strings.HasPrefix(out, "VALID") {
-		t.Fatalf("re-check: exit %d, %q", code, out)
-	}
-	if code, out, _ := cli(t, "check", filepath.Join(latest, "history.jsonl")); code != 0 {
-		t.Fatalf("re-check of the history file: exit %d, %q", code, out)
-	}
-	// A checker out of time says unknown, exit 2, never valid.
-	if code, out, _ := cli(t, "check", latest, "--check-timeout", "1ns"); code != 2 || !strings.HasPrefix(out, "UNKNOWN") {
-		t.Fatalf("check with no time: exit %d, %q; want 2 and UNKNOWN", code, out)
 	}
 }
 
@@ -388,15 +467,92 @@ func TestJSONAndJUnitOutputs(t *testing.T) {
 	if tc.Name != "linearizability" || (tc.Failure != nil) != (s.Verdict == "invalid") {
 		t.Fatalf("junit case %+v for verdict %s", tc, s.Verdict)
 	}
+}
 
-	// Bad input with --json is still exactly one JSON object, exit 3.
-	code, stdout, stderr = cli(t, "run", "--results", results, "--target", "nope", "--json")
-	var bad struct {
-		ExitCode int    `json:"exit_code"`
-		Error    string `json:"error"`
+// writeHardHistory writes, on one key, n writes that all overlap and then
+// a read of a value none of them wrote: porcupine must try every subset of
+// the writes in every order to refuse it. Measured on this project's
+// 2-core machine, n=18 takes 13 s and 386 MB; n=20 more than a minute and
+// about 1 GB.
+func writeHardHistory(t *testing.T, path string, n int) {
+	t.Helper()
+	var b strings.Builder
+	idx := 0
+	add := func(p int, typ, f string, v string) {
+		fmt.Fprintf(&b, `{"index":%d,"time":%d,"process":%d,"type":%q,"f":%q,"key":"k0","value":%s}`+"\n", idx, (idx+1)*1000, p, typ, f, v)
+		idx++
 	}
-	if err := json.Unmarshal([]byte(stdout), &bad); err != nil || code != 3 || bad.ExitCode != 3 ||
-		!strings.Contains(bad.Error, "unknown target") || len(strings.Split(strings.TrimSpace(stderr), "\n")) != 1 {
-		t.Fatalf("bad input with --json: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	for p := range n {
+		add(p, "invoke", "write", strconv.Itoa(p+1))
+	}
+	for p := range n {
+		add(p, "ok", "write", strconv.Itoa(p+1))
+	}
+	add(n, "invoke", "read", "null")
+	add(n, "ok", "read", "-1")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cpuTime returns the CPU time process pid has used so far, from
+// /proc/PID/stat (user and system time, in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func TestSignalWhileCheckingEndsAtOnce(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("skipped: needs /proc to tell when checking has begun")
+	}
+	history := filepath.Join(t.TempDir(), "history.jsonl")
+	writeHardHistory(t, history, 20)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(faultlineBinary(t), "check", history, "--check-timeout", "2m", "--check-memory", "1GiB")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			// Reading a 42-line history takes milliseconds: once the
+			// process has used half a second of CPU it is searching.
+			deadline := time.Now().Add(60 * time.Second)
+			for cpuTime(cmd.Process.Pid) < 500*time.Millisecond {
+				if time.Now().After(deadline) {
+					t.Fatalf("check never started searching; stderr %q", errb.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			sent := time.Now()
+			cmd.Process.Signal(sig)
+			code := waitExit(t, cmd, 30*time.Second)
+			took := time.Since(sent)
+			t.Logf("%s while checking: exit %d after %v", sig, code, took.Round(time.Millisecond))
+			if code != 3 || out.Len() != 0 || errb.String() != "faultline: check interrupted\n" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 3, nothing and one line saying the check was interrupted", code, out.String(), errb.String())
+			}
+			// A second is the contract; the bound is generous for a busy
+			// machine, and the time is logged.
+			if took > 10*time.Second {
+				t.Errorf("took %v to end after %s", took, sig)
+			}
+		})
 	}
 }

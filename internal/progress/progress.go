@@ -20,6 +20,42 @@ type Source struct {
 	Limit   time.Duration
 	Counts  *controller.Counts
 	Fault   func() string
+	// Phase names what the run does once operations stop (nil: the
+	// display always shows the time elapsed of the limit).
+	Phase *Phase
+}
+
+// Phase names the phase a run is in: empty while operations are generated,
+// then for example "healing", "final reads", "checking". Safe for
+// concurrent use; the display shows a new phase at once.
+type Phase struct {
+	mu      sync.Mutex
+	now     string
+	changed chan struct{}
+}
+
+// NewPhase returns a phase tracker in the generating phase.
+func NewPhase() *Phase { return &Phase{changed: make(chan struct{}, 1)} }
+
+// Set enters phase s.
+func (p *Phase) Set(s string) {
+	p.mu.Lock()
+	p.now = s
+	p.mu.Unlock()
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Get returns the current phase, or "" while operations are generated.
+func (p *Phase) Get() string {
+	if p == nil {
+		return ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.now
 }
 
 // Fault tracks the active fault from the nemesis events; safe for
@@ -58,14 +94,20 @@ func (f *Fault) Get() string {
 	return f.now
 }
 
-// Line formats one status line.
+// Line formats one status line: the time elapsed of the limit (never past
+// it: operations in flight may finish after it) or, once operations have
+// stopped, the phase; then the counts and the active fault.
 func Line(s Source) string {
 	fault := s.Fault()
 	if fault == "" {
 		fault = "none"
 	}
-	return fmt.Sprintf("%s of %s  ok %d  fail %d  info %d  fault: %s",
-		s.Elapsed().Round(time.Second), s.Limit, s.Counts.OK.Load(), s.Counts.Fail.Load(), s.Counts.Info.Load(), fault)
+	head := s.Phase.Get()
+	if head == "" {
+		head = fmt.Sprintf("%s of %s", min(s.Elapsed(), s.Limit).Round(time.Second), s.Limit)
+	}
+	return fmt.Sprintf("%s  ok %d  fail %d  info %d  fault: %s",
+		head, s.Counts.OK.Load(), s.Counts.Fail.Load(), s.Counts.Info.Load(), fault)
 }
 
 // IsTerminal reports whether w is a terminal and the process is not in CI.
@@ -75,8 +117,9 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // Start shows progress on w until the returned stop function is called;
-// stop is idempotent and returns once the display has finished. A nil w
-// shows nothing.
+// stop is idempotent and returns once the display has finished. A line is
+// shown every few seconds and at once when s.Phase changes. A nil w shows
+// nothing.
 func Start(w io.Writer, s Source) (stop func()) {
 	if w == nil {
 		return func() {}
@@ -92,6 +135,10 @@ func Start(w io.Writer, s Source) (stop func()) {
 func start(w io.Writer, s Source, tty bool, every time.Duration) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	var changed <-chan struct{}
+	if s.Phase != nil {
+		changed = s.Phase.changed
+	}
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(every)
@@ -104,11 +151,12 @@ func start(w io.Writer, s Source, tty bool, every time.Duration) (stop func()) {
 				}
 				return
 			case <-t.C:
-				if tty {
-					fmt.Fprintf(w, "\r\033[K%s", Line(s))
-				} else {
-					fmt.Fprintln(w, Line(s))
-				}
+			case <-changed:
+			}
+			if tty {
+				fmt.Fprintf(w, "\r\033[K%s", Line(s))
+			} else {
+				fmt.Fprintln(w, Line(s))
 			}
 		}
 	}()

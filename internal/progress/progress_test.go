@@ -85,3 +85,36 @@ func TestTerminalRedrawsOneLine(t *testing.T) {
 func TestNilWriterIsQuiet(t *testing.T) {
 	Start(nil, Source{})()
 }
+
+func TestLineNeverCountsPastTheLimitAndNamesThePhase(t *testing.T) {
+	var c controller.Counts
+	ph := NewPhase()
+	s := Source{Elapsed: func() time.Duration { return 22 * time.Second }, Limit: 20 * time.Second, Counts: &c, Fault: NewFault().Get, Phase: ph}
+	if got := Line(s); !strings.HasPrefix(got, "20s of 20s  ") {
+		t.Fatalf("line past the limit: %q", got)
+	}
+	for _, p := range []string{"healing", "final reads", "checking"} {
+		ph.Set(p)
+		if got := Line(s); !strings.HasPrefix(got, p+"  ok 0") || strings.Contains(got, " of ") {
+			t.Fatalf("phase %s shown as %q", p, got)
+		}
+	}
+}
+
+func TestPhaseChangeShowsAtOnce(t *testing.T) {
+	var c controller.Counts
+	var buf syncBuffer
+	ph := NewPhase()
+	s := source(&c, NewFault())
+	s.Phase = ph
+	stop := start(&buf, s, false, time.Hour)
+	defer stop()
+	ph.Set("checking")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "checking  ok 0") {
+		if time.Now().After(deadline) {
+			t.Fatalf("phase change not shown: %q", buf.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
