@@ -24,10 +24,10 @@ import (
 
 // The tests below need a Docker engine and the node image. Under CI they
 // run, never skip: a missing engine fails them. Elsewhere they skip when
-// no engine answers, saying so (testenv.NeedDocker). The node image is built (once per
-// test binary, from this working tree) with the images package; on a
-// machine without the Debian base this takes several minutes, so run them
-// with a generous -timeout:
+// no engine answers, saying so (testenv.NeedDocker). The node image is
+// built (once per test binary, from this working tree) with the images
+// package; on a machine without the Debian base this takes several
+// minutes, so run them with a generous -timeout:
 //
 //	go test -count=1 -timeout 30m -v ./internal/provider/docker
 //
