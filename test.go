@@ -49,7 +49,9 @@ type Test struct {
 	// Seed seeds the generator and the nemesis schedule; 0 makes Run pick
 	// one, which it records in test.json.
 	Seed int64
-	// Results is the root folder of run folders.
+	// Results is the root folder of run folders. The default,
+	// faultline-results, is relative to the working folder and is no
+	// source folder (the repository's .gitignore ignores it).
 	Results string
 	// CheckTimeout bounds each checker; past it the verdict is unknown.
 	CheckTimeout time.Duration
@@ -104,7 +106,7 @@ func DefaultTest() Test {
 		Nemesis:         []string{"partition"},
 		Loss:            0.2,
 		NemesisInterval: 4 * time.Second,
-		Results:         "results",
+		Results:         "faultline-results",
 		CheckTimeout:    60 * time.Second,
 		CheckMemory:     checkers.DefaultMemoryBudget(),
 		StartTimeout:    60 * time.Second,

@@ -104,7 +104,7 @@ func Combine(vs ...Verdict) Verdict {
 	return out
 }
 
-// ExitCode maps a verdict to the process exit code of DESIGN.md: 0 valid,
+// ExitCode maps a verdict to the process exit code of docs/formats.md: 0 valid,
 // 1 invalid, 2 unknown.
 func (v Verdict) ExitCode() int {
 	switch v {

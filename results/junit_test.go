@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/testenv"
 )
 
 func junitCases() map[string]JUnitInput {
@@ -61,13 +62,7 @@ func TestJUnitVerdictsMapToCases(t *testing.T) {
 // TestJUnitValidatesAgainstSchema checks every kind of report against the
 // JUnit schema CI systems read (testdata/junit.xsd), with xmllint.
 func TestJUnitValidatesAgainstSchema(t *testing.T) {
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint is missing in CI: scripts/prepare-tests installs libxml2-utils")
-		}
-		t.Skip("xmllint not installed (Debian package libxml2-utils); scripts/prepare-tests installs it")
-	}
+	xmllint := testenv.NeedBinary(t, "xmllint", "libxml2-utils")
 	for name, in := range junitCases() {
 		path := filepath.Join(t.TempDir(), "junit.xml")
 		if err := WriteJUnit(path, in); err != nil {

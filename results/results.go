@@ -54,7 +54,7 @@ type OpCounts struct {
 	OK     int `json:"ok"`
 	Fail   int `json:"fail"`
 	// Info counts info completions and invocations that never completed,
-	// which DESIGN.md counts as info; so Invoke == OK + Fail + Info.
+	// which docs/formats.md counts as info; so Invoke == OK + Fail + Info.
 	Info int `json:"info"`
 	// Unfinished is how many of Info never completed.
 	Unfinished int `json:"unfinished,omitempty"`

@@ -23,7 +23,7 @@ const FlushInterval = 100 * time.Millisecond
 // once instead of waiting for the next tick.
 const flushSize = 64 << 10
 
-// HistoryWriter writes events to a history file in the format of DESIGN.md,
+// HistoryWriter writes events to a history file in the format of docs/formats.md,
 // in index order. It is safe for concurrent use. Events may arrive out of
 // order (two goroutines that took indices 7 and 8 may call Write in either
 // order): an event whose predecessors have not all arrived waits in memory

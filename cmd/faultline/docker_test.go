@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,27 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/images"
+	"github.com/faultline/faultline/internal/testenv"
 )
 
 // These tests drive the docker provider through the CLI. They need a
-// Docker engine: in CI (CI=true) they run, never skip; elsewhere they skip
-// when no engine answers. `faultline cleanup` removes every labelled
-// object, so make test runs packages one at a time (go test -p 1).
-
-func requireDocker(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	cli, err := images.Connect(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs a Docker engine: %v", err)
-		}
-		t.Skipf("skipped: no Docker engine answers (%v); the docker provider tests need one", err)
-	}
-	cli.Close()
-}
+// Docker engine: under CI they run, never skip; elsewhere they skip when
+// no engine answers (testenv.NeedDocker). `faultline cleanup` removes
+// every labelled object, so make test runs packages one at a time (go
+// test -p 1).
 
 var (
 	staticOnce sync.Once
@@ -120,7 +106,7 @@ func dockerRunDir(t *testing.T, results string) string {
 }
 
 func TestDockerSIGINTRemovesEverything(t *testing.T) {
-	requireDocker(t)
+	testenv.NeedDocker(t)
 	results := t.TempDir()
 	cmd, dir := startRunWith(t, staticBinary(t), results, 200, "--provider", "docker", "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
 	runID, _ := layout(t, dir)
@@ -137,7 +123,7 @@ func TestDockerSIGINTRemovesEverything(t *testing.T) {
 }
 
 func TestDockerSetupErrorRemovesEverything(t *testing.T) {
-	requireDocker(t)
+	testenv.NeedDocker(t)
 	results := t.TempDir()
 	code, _, stderr := cliWith(t, staticBinary(t), "run", "--provider", "docker", "--results", results, "--start-timeout", "1us", "--time-limit", "5s")
 	if code != 3 || !strings.Contains(stderr, "start cluster") {
@@ -150,7 +136,7 @@ func TestDockerSetupErrorRemovesEverything(t *testing.T) {
 }
 
 func TestDockerCleanupAfterSIGKILL(t *testing.T) {
-	requireDocker(t)
+	testenv.NeedDocker(t)
 	results := t.TempDir()
 	cmd, dir := startRunWith(t, staticBinary(t), results, 300, "--provider", "docker", "--time-limit", "60s")
 	runID, image := layout(t, dir)

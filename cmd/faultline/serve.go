@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/results/serve"
 	"github.com/spf13/cobra"
 )
@@ -12,13 +13,13 @@ func newServe() *cobra.Command {
 	addr := serve.DefaultAddr
 	cmd := &cobra.Command{
 		Use:   "serve [RESULTS_DIR]",
-		Short: "Browse the runs in a results folder (default ./results) and open their reports",
+		Short: "Browse the runs in a results folder (default ./faultline-results) and open their reports",
 		Long: "Serve a page listing every run in RESULTS_DIR, newest first, filterable by verdict and test,\n" +
 			"with each run's report and files. It listens on 127.0.0.1 unless --addr says otherwise,\n" +
 			"serves nothing outside RESULTS_DIR, and stops on Ctrl-C.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "results"
+			dir := faultline.DefaultTest().Results
 			if len(args) == 1 {
 				dir = args[0]
 			}

@@ -45,7 +45,7 @@ func newCfg(conc, limit int, outcome func(core.Op) core.Type) (Config, *atomic.I
 	}, &made, &closed
 }
 
-// checkWellFormed asserts the history invariants of DESIGN.md.
+// checkWellFormed asserts the history invariants of docs/formats.md.
 func checkWellFormed(t *testing.T, h core.History) {
 	t.Helper()
 	open := map[int]core.Event{}

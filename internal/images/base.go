@@ -373,7 +373,7 @@ func removeTree(dir string, out io.Writer) {
 	mounts, err := mountsUnder(dir)
 	if err == nil {
 		for _, m := range mounts {
-			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+			_ = detachMount(m)
 		}
 		mounts, err = mountsUnder(dir)
 	}

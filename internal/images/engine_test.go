@@ -14,22 +14,22 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/faultline/faultline/internal/testenv"
 )
 
 // labelTest marks the containers these tests create, so that they can be
 // found and removed.
 const labelTest = "faultline.test"
 
-// engine connects to the Docker engine. In CI (CI=true) a missing engine
-// fails the test; elsewhere it skips it, saying why.
+// engine connects to the Docker engine. Under CI a missing engine fails
+// the test; elsewhere it skips it, saying why (testenv.NeedDocker).
 func engine(t *testing.T) *client.Client {
 	t.Helper()
+	testenv.NeedDocker(t)
 	cli, err := Connect(context.Background())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs a Docker engine: %v", err)
-		}
-		t.Skipf("skipped: no Docker engine answered (%v); these tests need one", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
 	t.Logf("engine at %s, API version %s", cli.DaemonHost(), cli.ClientVersion())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/ports"
+	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -146,23 +147,16 @@ func (c *cluster) startAll() {
 	}
 }
 
-// eventually calls cond every 20ms until it returns "" (done), at most 500
-// times and for at most timeout, and otherwise fails the test with what and
-// cond's last answer.
+// eventually is testenv.Eventually for a cond that answers "" when done
+// and otherwise what it sees instead.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for range 500 {
-		if last = cond(); last == "" {
-			return
+	testenv.Eventually(t, timeout, what, func() error {
+		if last := cond(); last != "" {
+			return fmt.Errorf("still %s", last)
 		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: still %s", what, last)
+		return nil
+	})
 }
 
 // waitReady polls Ready on node i until it returns nil.

@@ -18,15 +18,16 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/faultline/faultline/internal/images"
+	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/demokv"
 )
 
-// The tests below need a Docker engine and the node image. In CI (CI=true)
-// they run, never skip: a missing engine fails them. Elsewhere they skip
-// when no engine answers, saying so. The node image is built (once per
-// test binary, from this working tree) with the images package; on a
-// machine without the Debian base this takes several minutes, so run them
-// with a generous -timeout:
+// The tests below need a Docker engine and the node image. Under CI they
+// run, never skip: a missing engine fails them. Elsewhere they skip when
+// no engine answers, saying so (testenv.NeedDocker). The node image is
+// built (once per test binary, from this working tree) with the images
+// package; on a machine without the Debian base this takes several
+// minutes, so run them with a generous -timeout:
 //
 //	go test -count=1 -timeout 30m -v ./internal/provider/docker
 //
@@ -34,14 +35,12 @@ import (
 
 // engine connects to the Docker engine, or skips (fails in CI) when none
 // answers.
-func engine(t *testing.T) *client.Client {
+func engine(t testing.TB) *client.Client {
 	t.Helper()
+	testenv.NeedDocker(t)
 	cli, err := Connect(t.Context())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs a Docker engine: %v", err)
-		}
-		t.Skipf("skipped: %v; the docker provider tests need a Docker engine", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
 	return cli
@@ -78,7 +77,7 @@ var nodeImage = sync.OnceValues(func() (string, error) {
 })
 
 // image returns the node image tag, building it the first time.
-func image(t *testing.T) string {
+func image(t testing.TB) string {
 	t.Helper()
 	tag, err := nodeImage()
 	if err != nil {
@@ -92,7 +91,7 @@ func testRunID() string {
 	return "test-" + NewRunID(time.Now())
 }
 
-func testConfig(t *testing.T, eng Engine, nodes int, variant string) Config {
+func testConfig(t testing.TB, eng Engine, nodes int, variant string) Config {
 	t.Helper()
 	return Config{
 		Target:       demokv.New(),
@@ -110,7 +109,7 @@ func testConfig(t *testing.T, eng Engine, nodes int, variant string) Config {
 
 // startCluster starts a demo-kv cluster and registers a cleanup that
 // closes it and checks that the engine holds nothing of the run.
-func startCluster(t *testing.T, eng *client.Client, nodes int, variant string) *Cluster {
+func startCluster(t testing.TB, eng *client.Client, nodes int, variant string) *Cluster {
 	t.Helper()
 	cfg := testConfig(t, eng, nodes, variant)
 	begin := time.Now()
@@ -132,7 +131,7 @@ func startCluster(t *testing.T, eng *client.Client, nodes int, variant string) *
 
 // checkNothingLeft lists the containers and networks labelled with runID
 // and fails the test when there are any.
-func checkNothingLeft(t *testing.T, eng Engine, runID string) {
+func checkNothingLeft(t testing.TB, eng Engine, runID string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -260,31 +259,14 @@ func (k kv) read(key string) (int64, error) {
 	return *r.Value, nil
 }
 
-// eventually polls cond every 50ms until it holds or d passes.
+// eventually reports whether cond holds within d, polled by testenv.Poll.
 func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
+	return testenv.Poll(d, func() error {
+		if !cond() {
+			return testenv.ErrNotYet
 		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// median returns the median of ds.
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+		return nil
+	}) == nil
 }
 
 func isTimeout(err error) bool {

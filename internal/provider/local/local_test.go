@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -164,22 +165,6 @@ func mustTimeOut(t *testing.T, addr, line string) {
 	got, err := request(addr, line, shortWait)
 	if !isTimeout(err) {
 		t.Fatalf("request %q to %s = %q, %v; want a timeout", line, addr, got, err)
-	}
-}
-
-// eventually polls f until it returns nil or the deadline passes.
-func eventually(t *testing.T, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %v: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }
 
@@ -724,7 +709,7 @@ func TestNodesDieWithController(t *testing.T) {
 	cmd.Wait()
 	// The orphaned nodes die of Pdeathsig; init may be slow to reap them, so
 	// a zombie counts as dead.
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "the orphaned nodes die", func() error {
 		for _, pid := range pids {
 			st, err := procState(pid)
 			if err == nil && st != 'Z' && st != 'X' {

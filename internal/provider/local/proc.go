@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -102,49 +98,6 @@ func stateError(op string, n *nodeProc, want string) error {
 	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, n.state(), op, want, nemesis.ErrNodeState)
 }
 
-// spawner starts every child process from one goroutine locked to its OS
-// thread. Pdeathsig fires when the thread that forked the child exits, not
-// the process; the Go runtime may retire an unlocked thread at any time,
-// so children are forked from a thread that lives until close.
-type spawner struct {
-	reqs chan spawnReq
-	done chan struct{}
-	once sync.Once
-}
-
-type spawnReq struct {
-	cmd   *exec.Cmd
-	reply chan error
-}
-
-func newSpawner() *spawner {
-	s := &spawner{reqs: make(chan spawnReq), done: make(chan struct{})}
-	go s.loop()
-	return s
-}
-
-func (s *spawner) loop() {
-	// The goroutine exits still locked, so its thread ends with it; by then
-	// every child has been reaped (a child that somehow outlived Close gets
-	// SIGKILL from Pdeathsig, which is what we want).
-	runtime.LockOSThread()
-	defer close(s.done)
-	for r := range s.reqs {
-		r.reply <- r.cmd.Start()
-	}
-}
-
-func (s *spawner) start(cmd *exec.Cmd) error {
-	reply := make(chan error, 1)
-	s.reqs <- spawnReq{cmd: cmd, reply: reply}
-	return <-reply
-}
-
-func (s *spawner) close() {
-	s.once.Do(func() { close(s.reqs) })
-	<-s.done
-}
-
 // command returns the command that runs n: the node binary re-executed
 // with n's configuration for a GoProgram role, the server binary with its
 // arguments and environment for a Server role.
@@ -186,7 +139,6 @@ func (c *Cluster) startProcess(n *nodeProc) error {
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true, // signals go to the node and anything it starts
-		Pdeathsig:  syscall.SIGKILL,
 		Credential: n.cred,
 	}
 	if err := c.spawn.start(cmd); err != nil {
@@ -325,23 +277,9 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	return lifecycle.JoinErrors(errs...)
 }
 
-// procState returns the state letter of /proc/<pid>/stat (R, S, D, T, t,
-// Z, X, ...).
-func procState(pid int) (byte, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return b[i+2], nil
-}
-
 func stopped(state byte) bool { return state == 'T' || state == 't' }
 
-// waitProcState polls /proc until p's state satisfies ok, p exits, or ctx
+// waitProcState polls the process state until p's state satisfies ok, p exits, or ctx
 // ends.
 func waitProcState(ctx context.Context, p *process, ok func(byte) bool) error {
 	tick := time.NewTicker(2 * time.Millisecond)

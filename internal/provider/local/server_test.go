@@ -5,34 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/internal/testtargets"
 	"github.com/faultline/faultline/nemesis"
 )
-
-// needServer skips when name is not installed, except under CI, where the
-// preparation step installs it and a skip would hide a broken install.
-func needServer(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if ci := strings.ToLower(os.Getenv("CI")); ci == "true" || ci == "1" || ci == "yes" {
-			t.Fatalf("%s is not installed (CI installs it: scripts/prepare-tests)", name)
-		}
-		t.Skipf("%s is not installed (apt-get install %s)", name, name)
-	}
-}
 
 // TestServerNodes runs real redis-server nodes: init before the first
 // start, the servers' own account, readiness by PING, replication through
 // the proxied link from replica to primary, a partition of that link by
 // role, and a kill and restart of a server.
 func TestServerNodes(t *testing.T) {
-	needServer(t, "redis-server")
+	testenv.NeedBinary(t, "redis-server", "redis-server")
 	cfg := testConfig(t, 1, "")
 	cfg.Target = testtargets.RedisPair{}
 	if os.Geteuid() == 0 {
