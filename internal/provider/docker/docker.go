@@ -713,7 +713,7 @@ func (c *Cluster) writeLayout() error {
 		if n.link == nil {
 			continue
 		}
-		l.Links = append(l.Links, LayoutLink{From: "client", To: n.name, Addr: n.link.Addr, Upstream: n.link.Upstream()})
+		l.Links = append(l.Links, LayoutLink{From: nemesis.Clients, To: n.name, Addr: n.link.Addr, Upstream: n.link.Upstream()})
 		l.Addrs = append(l.Addrs, n.link.Addr)
 	}
 	b, err := json.MarshalIndent(l, "", "  ")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/provider/proxylink"
+	"github.com/faultline/faultline/nemesis"
 )
 
 // toxicTimeout bounds one change of toxics across the links.
@@ -14,7 +15,7 @@ const toxicTimeout = 10 * time.Second
 // newLink starts the client proxy of n: from clients on the host to n's
 // published API port, with its worker counted in c.workers.
 func (c *Cluster) newLink(n *node) (*proxylink.Link, error) {
-	l, err := proxylink.New(c.server, &c.workers, "client", n.name, n.hostAddr)
+	l, err := proxylink.New(c.server, &c.workers, nemesis.Clients, n.name, n.hostAddr)
 	if err != nil {
 		return nil, err
 	}

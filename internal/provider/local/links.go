@@ -2,7 +2,7 @@ package local
 
 import "github.com/faultline/faultline/internal/provider/proxylink"
 
-// newLink starts the proxy from a node (or "client") to a node's peer (or
+// newLink starts the proxy from a node (or the clients) to a node's peer (or
 // API) listener at upstream, with its worker counted in c.workers.
 func (c *Cluster) newLink(from, to, upstream string) (*proxylink.Link, error) {
 	l, err := proxylink.New(c.server, &c.workers, from, to, upstream)

@@ -43,7 +43,7 @@ const (
 // upstream address changes only through Retarget.
 type Link struct {
 	Name     string // From + "->" + To
-	From, To string // From is "client" for a client proxy
+	From, To string // From is nemesis.Clients ("clients") for a client proxy
 	Addr     string // the proxy's listen address
 	// Proxy is the toxiproxy proxy. Changes to it go through Apply so that
 	// they run on the worker, in order.
