@@ -15,7 +15,8 @@ import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -65,7 +66,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if !ok {
 		return nil, core.BadInput("unknown workload %q; valid workloads: %s", cfg.Workload, strings.Join(registry.WorkloadNames(), ", "))
 	}
-	h, err := results.ReadHistoryFile(historyPath, wl.DecodeValue)
+	h, err := history.ReadFile(historyPath, wl.DecodeValue)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	res := &Result{Dir: dir, Counts: results.Count(h)}
+	res := &Result{Dir: dir, Counts: runfolder.Count(h)}
 	res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{})
 	res.Verdict = combine(res.Checkers)
 	return res, nil

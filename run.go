@@ -19,7 +19,9 @@ import (
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/report"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 	"golang.org/x/sync/errgroup"
@@ -39,7 +41,7 @@ type Result struct {
 	// Checkers holds each checker's result.
 	Checkers []CheckResult
 	// Counts are the operation counts of the history.
-	Counts results.Counts
+	Counts runfolder.Counts
 	// Seed is the seed the run used.
 	Seed int64
 	// Errors lists problems during the run that did not stop it, such as
@@ -73,7 +75,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(t.Status, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	run, err := results.NewRun(t.Results, t.Target, t.Workload, time.Now())
+	run, err := runfolder.New(t.Results, t.Target, t.Workload, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("create run folder: %w", err)
 	}
@@ -81,7 +83,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	if err := run.WriteJSON("test.json", t); err != nil {
 		return res, fmt.Errorf("write test.json: %w", err)
 	}
-	hw, err := results.NewHistoryWriter(run.HistoryPath())
+	hw, err := history.NewWriter(run.HistoryPath())
 	if err != nil {
 		return res, fmt.Errorf("open history: %w", err)
 	}
@@ -95,7 +97,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 			runErr = fmt.Errorf("write history: %w", err)
 		}
 		h := rec.History()
-		res.Counts = results.Count(h)
+		res.Counts = runfolder.Count(h)
 		if runErr == nil {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout)
 			res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{Dir: run.Dir})
@@ -105,12 +107,12 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 			res.Errors = append(res.Errors, runErr.Error())
 		}
 		end := time.Now()
-		out := results.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
+		out := runfolder.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
 			Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
 		if err := run.WriteJSON("results.json", out); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write results.json: %w", err)
 		}
-		if err := results.WriteReport(run.Dir); err != nil && runErr == nil {
+		if err := report.Write(run.Dir); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write report: %w", err)
 		}
 		if err := run.UpdateLatest(); err != nil && runErr == nil {

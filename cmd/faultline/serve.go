@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/faultline/faultline/results/serve"
+	"github.com/faultline/faultline/results/report/serve"
 	"github.com/spf13/cobra"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
 )
 
 // nopClient answers every operation ok at once, so the benchmarks measure
@@ -25,7 +25,7 @@ func (okClient) Close() error                                 { return nil }
 func BenchmarkController(b *testing.B) {
 	for _, conc := range []int{10, 100} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			hw, err := results.NewHistoryWriter(filepath.Join(b.TempDir(), "history.jsonl"))
+			hw, err := history.NewWriter(filepath.Join(b.TempDir(), "history.jsonl"))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
-	"github.com/faultline/faultline/results/serve"
+	"github.com/faultline/faultline/results/report/serve"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 var base = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -33,7 +33,7 @@ func threeRuns(t *testing.T) (root string, dirs []string) {
 			test: map[string]any{"variant": "unsafe"}}), // same millisecond: folder name gets -2
 		writeRun(t, runSpec{root: root, target: "other", workload: "bank", when: base.Add(time.Hour), history: smallHistory(), noReport: true}),
 	)
-	if err := (&results.Run{Dir: dirs[1], Root: root}).UpdateLatest(); err != nil {
+	if err := (&runfolder.Run{Dir: dirs[1], Root: root}).UpdateLatest(); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(root, "demo-kv-register", "not-a-run"), 0o755)
@@ -134,7 +134,7 @@ func TestFilesStayInsideRoot(t *testing.T) {
 	if err := os.WriteFile(outside, []byte(secret), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	nodes := filepath.Join(dirs[0], results.NodesDir)
+	nodes := filepath.Join(dirs[0], runfolder.NodesDir)
 	relOut, err := filepath.Rel(nodes, outside)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ const goodLines = `{"index":0,"time":1200345,"process":3,"type":"invoke","f":"ca
 `
 
 func TestReadDesignExample(t *testing.T) {
-	h, info, err := ReadHistoryInfo(strings.NewReader(goodLines), "history.jsonl", nil)
+	h, info, err := ReadInfo(strings.NewReader(goodLines), "history.jsonl", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestReadAcceptsVariations(t *testing.T) {
 		"null optional fields":                      `{"index":0,"time":0,"process":0,"type":"invoke","f":"read","key":null,"node":null,"error":null,"value":null}` + "\n",
 	}
 	for name, in := range cases {
-		h, info, err := ReadHistoryInfo(strings.NewReader(in), "h", nil)
+		h, info, err := ReadInfo(strings.NewReader(in), "h", nil)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -53,7 +53,7 @@ func TestReadAcceptsVariations(t *testing.T) {
 			t.Errorf("%s: got %+v info %+v", name, h, info)
 		}
 	}
-	h, _ := ReadHistory(strings.NewReader(cases["escaped names and values"]), nil)
+	h, _ := Read(strings.NewReader(cases["escaped names and values"]), nil)
 	if len(h) != 1 || h[0].F != "réad" {
 		t.Errorf("escaped f read as %q", h[0].F)
 	}
@@ -116,20 +116,20 @@ func TestReadBadFiles(t *testing.T) {
 }
 
 func readNamed(in string) (core.History, error) {
-	h, _, err := ReadHistoryInfo(strings.NewReader(in), "history.jsonl", nil)
+	h, _, err := ReadInfo(strings.NewReader(in), "history.jsonl", nil)
 	return h, err
 }
 
 func TestReadFileErrorNamesPath(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
 	if err := os.WriteFile(path, []byte(goodLines+"oops\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ReadHistoryFile(path, nil)
+	_, err := ReadFile(path, nil)
 	if err == nil || err.Error() != path+" line 4: not a JSON object" {
 		t.Fatalf("error %v, want %q", err, path+" line 4: not a JSON object")
 	}
-	_, err = ReadHistoryFile(filepath.Join(t.TempDir(), "none.jsonl"), nil)
+	_, err = ReadFile(filepath.Join(t.TempDir(), "none.jsonl"), nil)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v, want ErrNotExist", err)
 	}
@@ -139,7 +139,7 @@ func TestReadTornLastLine(t *testing.T) {
 	full := []byte(goodLines)
 	last := strings.Index(goodLines, `{"index":2`)
 	for cut := last + 1; cut < len(full)-1; cut++ {
-		h, info, err := ReadHistoryInfo(strings.NewReader(string(full[:cut])), "h", nil)
+		h, info, err := ReadInfo(strings.NewReader(string(full[:cut])), "h", nil)
 		if err != nil {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
@@ -148,12 +148,12 @@ func TestReadTornLastLine(t *testing.T) {
 		}
 	}
 	// Cut just before the newline: the last line is whole and is read.
-	h, info, err := ReadHistoryInfo(strings.NewReader(string(full[:len(full)-1])), "h", nil)
+	h, info, err := ReadInfo(strings.NewReader(string(full[:len(full)-1])), "h", nil)
 	if err != nil || len(h) != 3 || info.Torn {
 		t.Fatalf("whole last line without newline: %d events, %+v, %v", len(h), info, err)
 	}
 	// NUL bytes left by a crash are a torn line too.
-	h, info, err = ReadHistoryInfo(strings.NewReader(goodLines+"\x00\x00\x00"), "h", nil)
+	h, info, err = ReadInfo(strings.NewReader(goodLines+"\x00\x00\x00"), "h", nil)
 	if err != nil || len(h) != 3 || !info.Torn {
 		t.Fatalf("NUL tail: %d events, %+v, %v", len(h), info, err)
 	}
@@ -167,7 +167,7 @@ func TestReadDecodeErrors(t *testing.T) {
 		}
 		return string(raw), nil
 	}
-	_, err := ReadHistory(strings.NewReader(goodLines), decode)
+	_, err := Read(strings.NewReader(goodLines), decode)
 	if !errors.Is(err, wantErr) || !errors.Is(err, core.ErrBadInput) {
 		t.Fatalf("error %v, want one wrapping the decoder's error and ErrBadInput", err)
 	}
@@ -176,7 +176,7 @@ func TestReadDecodeErrors(t *testing.T) {
 	}
 	// An absent value reaches the decoder as null.
 	var seen []string
-	_, err = ReadHistory(strings.NewReader(`{"index":0,"time":0,"process":0,"type":"invoke","f":"read"}`+"\n"),
+	_, err = Read(strings.NewReader(`{"index":0,"time":0,"process":0,"type":"invoke","f":"read"}`+"\n"),
 		func(f string, typ core.Type, raw json.RawMessage) (any, error) {
 			seen = append(seen, string(raw))
 			return nil, nil
@@ -190,7 +190,7 @@ func TestReadNemesisValuesBypassDecoder(t *testing.T) {
 	lines := `{"index":0,"time":0,"process":-1,"type":"info","f":"start-kill","value":{"nodes":["n3"]}}` + "\n" +
 		`{"index":1,"time":1,"process":0,"type":"invoke","f":"write","key":"k0","value":3}` + "\n"
 	var fs []string
-	h, err := ReadHistory(strings.NewReader(lines), func(f string, typ core.Type, raw json.RawMessage) (any, error) {
+	h, err := Read(strings.NewReader(lines), func(f string, typ core.Type, raw json.RawMessage) (any, error) {
 		fs = append(fs, f)
 		if f != "write" {
 			return nil, errors.New("not a workload operation")
@@ -211,7 +211,7 @@ func TestReadNemesisValuesBypassDecoder(t *testing.T) {
 func TestReadLongLine(t *testing.T) {
 	big := strings.Repeat("x", 3<<20)
 	in := `{"index":0,"time":0,"process":-1,"type":"info","f":"big","value":"` + big + `"}` + "\n" + `{"index":1,"time":0,"process":-1,"type":"info","f":"small"}` + "\n"
-	h, err := ReadHistory(strings.NewReader(in), nil)
+	h, err := Read(strings.NewReader(in), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestReadValuesDoNotAlias(t *testing.T) {
 	for i := range 5000 {
 		b.WriteString(`{"index":` + itoaN(i) + `,"time":0,"process":-1,"type":"info","f":"v","value":[` + itoaN(i) + `]}` + "\n")
 	}
-	h, err := ReadHistory(strings.NewReader(b.String()), nil)
+	h, err := Read(strings.NewReader(b.String()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func itoaN(n int) string { return strconv.Itoa(n) }
 func TestScanHistoryStopsOnCallbackError(t *testing.T) {
 	stop := errors.New("stop")
 	n := 0
-	_, err := ScanHistory(strings.NewReader(goodLines), "h", nil, func(core.Event) error {
+	_, err := Scan(strings.NewReader(goodLines), "h", nil, func(core.Event) error {
 		n++
 		if n == 2 {
 			return stop
@@ -255,6 +255,6 @@ func TestScanHistoryStopsOnCallbackError(t *testing.T) {
 		return nil
 	})
 	if err != stop || n != 2 {
-		t.Fatalf("ScanHistory = %v after %d events, want the callback's error after 2", err, n)
+		t.Fatalf("Scan = %v after %d events, want the callback's error after 2", err, n)
 	}
 }

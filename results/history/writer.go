@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 )
 
 // FlushInterval is the longest time an event accepted by
-// HistoryWriter.Write stays in the writer's buffer before it is handed to
+// Writer.Write stays in the writer's buffer before it is handed to
 // the operating system.
 const FlushInterval = 100 * time.Millisecond
 
@@ -23,7 +23,7 @@ const FlushInterval = 100 * time.Millisecond
 // once instead of waiting for the next tick.
 const flushSize = 64 << 10
 
-// HistoryWriter writes events to a history file in the format of DESIGN.md,
+// Writer writes events to a history file in the format of DESIGN.md,
 // in index order. It is safe for concurrent use. Events may arrive out of
 // order (two goroutines that took indices 7 and 8 may call Write in either
 // order): an event whose predecessors have not all arrived waits in memory
@@ -34,7 +34,7 @@ const flushSize = 64 << 10
 // every FlushInterval, so a reader of the file sees an event at most about
 // FlushInterval after Write returned. The caller must call Close, which
 // stops that goroutine, flushes and syncs.
-type HistoryWriter struct {
+type Writer struct {
 	mu      sync.Mutex
 	w       io.Writer
 	file    *os.File // set when the writer opened the file; Close closes it
@@ -50,10 +50,10 @@ type HistoryWriter struct {
 	closeErr  error
 }
 
-// NewHistoryWriter creates the history file at path and returns a writer
+// NewWriter creates the history file at path and returns a writer
 // for it. It refuses to overwrite an existing file: a history is evidence.
 // The writer owns the file; Close closes it.
-func NewHistoryWriter(path string) (*HistoryWriter, error) {
+func NewWriter(path string) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create history: %w", err)
@@ -63,17 +63,17 @@ func NewHistoryWriter(path string) (*HistoryWriter, error) {
 	return hw, nil
 }
 
-// NewHistoryWriterTo returns a writer that writes history lines to w. The
+// NewWriterTo returns a writer that writes history lines to w. The
 // caller keeps ownership of w: Close flushes and, when w has a
 // Sync() error method, syncs it, but never closes it. Writes to w come
 // from the caller's goroutines and from the writer's flush goroutine, never
 // two at a time.
-func NewHistoryWriterTo(w io.Writer) *HistoryWriter {
+func NewWriterTo(w io.Writer) *Writer {
 	return newHistoryWriter(w)
 }
 
-func newHistoryWriter(w io.Writer) *HistoryWriter {
-	hw := &HistoryWriter{
+func newHistoryWriter(w io.Writer) *Writer {
+	hw := &Writer{
 		w:       w,
 		buf:     make([]byte, 0, flushSize+4096),
 		pending: make(map[int][]byte),
@@ -84,7 +84,7 @@ func newHistoryWriter(w io.Writer) *HistoryWriter {
 	return hw
 }
 
-func (w *HistoryWriter) flushLoop() {
+func (w *Writer) flushLoop() {
 	defer close(w.done)
 	t := time.NewTicker(FlushInterval)
 	defer t.Stop()
@@ -107,7 +107,7 @@ func (w *HistoryWriter) flushLoop() {
 // until Close (which writes them and reports the gap): the caller should
 // treat any error from Write as fatal to the run. After a write error
 // every call returns that error. Write after Close returns an error wrapping os.ErrClosed.
-func (w *HistoryWriter) Write(e core.Event) error {
+func (w *Writer) Write(e core.Event) error {
 	if !e.Type.Valid() {
 		return fmt.Errorf("write history event %d: invalid type %q", e.Index, e.Type)
 	}
@@ -159,13 +159,13 @@ func (w *HistoryWriter) Write(e core.Event) error {
 
 // Flush hands every buffered event that is in order to the operating
 // system. It does not sync. It returns the writer's first write error.
-func (w *HistoryWriter) Flush() error {
+func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.flushLocked()
 }
 
-func (w *HistoryWriter) flushLocked() error {
+func (w *Writer) flushLocked() error {
 	if w.err != nil {
 		return w.err
 	}
@@ -185,7 +185,7 @@ func (w *HistoryWriter) flushLocked() error {
 // missing index are written too, in index order, and Close reports the
 // gap as an error (the file then fails to read, saying where). Close is
 // idempotent: later calls return the first call's result.
-func (w *HistoryWriter) Close() error {
+func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
 		close(w.stop)
 		<-w.done

@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"bufio"
@@ -19,8 +19,8 @@ import (
 // passed as null) and stays valid after the call, so it may be retained.
 type DecodeFunc func(f string, t core.Type, raw json.RawMessage) (any, error)
 
-// HistoryInfo says how a history file ended.
-type HistoryInfo struct {
+// Info says how a history file ended.
+type Info struct {
 	// Events is the number of events read.
 	Events int
 	// Lines is the number of lines read, a torn last line included.
@@ -63,34 +63,34 @@ func (e *LineError) Is(target error) bool { return target == core.ErrBadInput }
 // Unwrap returns the decoder's error, if any.
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ReadHistory reads a whole history from r. decode turns each event's raw
+// Read reads a whole history from r. decode turns each event's raw
 // JSON value into a typed value; when decode is nil, Value is the raw
 // json.RawMessage, or nil for a JSON null. A torn last line is ignored;
-// use ReadHistoryInfo to learn about it. Any other line that is not a
+// use ReadInfo to learn about it. Any other line that is not a
 // valid event makes it return a *LineError.
-func ReadHistory(r io.Reader, decode DecodeFunc) (core.History, error) {
+func Read(r io.Reader, decode DecodeFunc) (core.History, error) {
 	h, _, err := readHistory(r, "history", decode, 0)
 	return h, err
 }
 
-// ReadHistoryInfo is ReadHistory that also says how the history ended.
+// ReadInfo is Read that also says how the history ended.
 // name is used in error messages, usually the file's path.
-func ReadHistoryInfo(r io.Reader, name string, decode DecodeFunc) (core.History, HistoryInfo, error) {
+func ReadInfo(r io.Reader, name string, decode DecodeFunc) (core.History, Info, error) {
 	return readHistory(r, name, decode, 0)
 }
 
-// ReadHistoryFile reads the history file at path, as ReadHistory does.
-func ReadHistoryFile(path string, decode DecodeFunc) (core.History, error) {
-	h, _, err := ReadHistoryFileInfo(path, decode)
+// ReadFile reads the history file at path, as Read does.
+func ReadFile(path string, decode DecodeFunc) (core.History, error) {
+	h, _, err := ReadFileInfo(path, decode)
 	return h, err
 }
 
-// ReadHistoryFileInfo reads the history file at path, as ReadHistoryInfo
+// ReadFileInfo reads the history file at path, as ReadInfo
 // does.
-func ReadHistoryFileInfo(path string, decode DecodeFunc) (core.History, HistoryInfo, error) {
+func ReadFileInfo(path string, decode DecodeFunc) (core.History, Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, HistoryInfo{}, fmt.Errorf("open history: %w", err)
+		return nil, Info{}, fmt.Errorf("open history: %w", err)
 	}
 	defer f.Close()
 	hint := 0
@@ -101,9 +101,9 @@ func ReadHistoryFileInfo(path string, decode DecodeFunc) (core.History, HistoryI
 	return readHistory(f, path, decode, hint)
 }
 
-func readHistory(r io.Reader, name string, decode DecodeFunc, hint int) (core.History, HistoryInfo, error) {
+func readHistory(r io.Reader, name string, decode DecodeFunc, hint int) (core.History, Info, error) {
 	h := make(core.History, 0, hint)
-	info, err := ScanHistory(r, name, decode, func(e core.Event) error {
+	info, err := Scan(r, name, decode, func(e core.Event) error {
 		h = append(h, e)
 		return nil
 	})
@@ -113,12 +113,12 @@ func readHistory(r io.Reader, name string, decode DecodeFunc, hint int) (core.Hi
 	return h, info, nil
 }
 
-// ScanHistory reads a history from r and calls fn with each event in
+// Scan reads a history from r and calls fn with each event in
 // order, without keeping the history in memory. It validates what
-// ReadHistory validates and stops at the first bad line with a
+// Read validates and stops at the first bad line with a
 // *LineError, or at the first error from fn, which it returns as is.
 // Events already passed to fn stay valid.
-func ScanHistory(r io.Reader, name string, decode DecodeFunc, fn func(core.Event) error) (HistoryInfo, error) {
+func Scan(r io.Reader, name string, decode DecodeFunc, fn func(core.Event) error) (Info, error) {
 	s := newScanner(name, decode)
 	br := bufio.NewReaderSize(r, 1<<20)
 	var long []byte
@@ -170,7 +170,7 @@ type scanner struct {
 	decode DecodeFunc
 	p      *lineParser
 	ev     rawEvent
-	info   HistoryInfo
+	info   Info
 	arena  []byte
 	open   []openOp       // by process, for small process ids
 	openHi map[int]openOp // for large ones

@@ -1,4 +1,8 @@
-package results
+// Package runfolder owns a run folder, <root>/<target>-<workload>/<UTC
+// timestamp>/: creating it, writing test.json and results.json atomically,
+// the <root>/latest link, and the operation counts that results.json and
+// the summaries show.
+package runfolder
 
 import (
 	"bytes"
@@ -40,15 +44,15 @@ type Run struct {
 	// Dir is the run folder.
 	Dir string
 	// Root is the results root that holds the folder; UpdateLatest links
-	// Root/latest to Dir. It is empty for a run opened with OpenRun.
+	// Root/latest to Dir. It is empty for a run opened with Open.
 	Root string
 }
 
-// NewRun creates a new run folder, with its nodes/ subfolder, under root
+// New creates a new run folder, with its nodes/ subfolder, under root
 // (created if missing) for the given target and workload, named after now
 // in UTC. When a folder of that name exists (two runs in the same
 // millisecond) it appends -2, -3, ... so that every run gets its own.
-func NewRun(root, target, workload string, now time.Time) (*Run, error) {
+func New(root, target, workload string, now time.Time) (*Run, error) {
 	if !safeName(target) || !safeName(workload) {
 		return nil, core.BadInput("run folder: target %q and workload %q must be plain names", target, workload)
 	}
@@ -83,9 +87,9 @@ func safeName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`) && filepath.IsLocal(s)
 }
 
-// OpenRun opens an existing run folder, for example for `faultline check
+// Open opens an existing run folder, for example for `faultline check
 // RUN_DIR`. It checks only that dir is a directory. Root is left empty.
-func OpenRun(dir string) (*Run, error) {
+func Open(dir string) (*Run, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open run folder: %w", err)

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"encoding/json"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/internal/histtest"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 // pageDataOf decodes the JSON the page's script reads.
@@ -86,7 +89,7 @@ func TestReportViews(t *testing.T) {
 }
 
 func TestReportWithoutHistoryHasNoTimeline(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +171,12 @@ func TestReportOf100kOperations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large report skipped with -short")
 	}
-	h := registerHistory(200_000)
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	h := histtest.Register(200_000)
+	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewHistoryWriter(r.HistoryPath())
+	w, err := history.NewWriter(r.HistoryPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,16 +188,16 @@ func TestReportOf100kOperations(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WriteResults(NewResults(h, []core.CheckResult{{Checker: "linearizability", Verdict: core.Invalid, Summary: "test",
+	if err := r.WriteResults(runfolder.NewResults(h, []core.CheckResult{{Checker: "linearizability", Verdict: core.Invalid, Summary: "test",
 		Anomalies: []core.Anomaly{{Kind: "stale-read", Description: "test", Events: []int{100_001, 100_002}}}}})); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := WriteReport(r.Dir); err != nil {
+	if err := Write(r.Dir); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	st, err := os.Stat(r.Path(ReportFile))
+	st, err := os.Stat(r.Path(runfolder.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +208,7 @@ func TestReportOf100kOperations(t *testing.T) {
 }
 
 func TestReportOfUnpairableHistory(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"os"
@@ -6,27 +6,30 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 const xss = "<script>alert(1)</script>"
 
 // makeRun writes a complete run folder with an anomaly and hostile strings
 // in the history, the results and a node log's name.
-func makeRun(t *testing.T) *Run {
+func makeRun(t *testing.T) *runfolder.Run {
 	t.Helper()
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WriteJSON(TestFile, map[string]any{
+	if err := r.WriteJSON(runfolder.TestFile, map[string]any{
 		"target": "demo", "workload": "register", "seed": 42,
 		"command": "faultline run --target demo --workload register --seed 42",
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewHistoryWriter(r.HistoryPath())
+	w, err := history.NewWriter(r.HistoryPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +50,7 @@ func makeRun(t *testing.T) *Run {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res := NewResults(h, []core.CheckResult{
+	res := runfolder.NewResults(h, []core.CheckResult{
 		{Checker: "linearizability", Verdict: core.Invalid, Summary: "no linearization of key " + xss,
 			Anomalies: []core.Anomaly{{Kind: "stale-read", Key: xss, Description: "read " + xss + " after a write of 2 completed", Events: []int{2, 4, 5, 99}},
 				{Kind: "lost-write", Key: xss, Description: "both halves named", Events: []int{0, 2}}},
@@ -69,19 +72,19 @@ func makeRun(t *testing.T) *Run {
 		}
 		os.WriteFile(filepath.Join(dir, "stdout.log"), []byte("hello from "+n), 0o644)
 	}
-	os.WriteFile(filepath.Join(r.Dir, NodesDir, "n2", "odd <b> name.log"), nil, 0o644)
-	os.MkdirAll(filepath.Join(r.Dir, NodesDir, "n1", "data", "deep"), 0o755)
-	os.WriteFile(filepath.Join(r.Dir, NodesDir, "n1", "data", "deep", "segment-0001"), nil, 0o644)
+	os.WriteFile(filepath.Join(r.Dir, runfolder.NodesDir, "n2", "odd <b> name.log"), nil, 0o644)
+	os.MkdirAll(filepath.Join(r.Dir, runfolder.NodesDir, "n1", "data", "deep"), 0o755)
+	os.WriteFile(filepath.Join(r.Dir, runfolder.NodesDir, "n1", "data", "deep", "segment-0001"), nil, 0o644)
 	os.WriteFile(filepath.Join(r.Dir, "perf.svg"), []byte("<svg/>"), 0o644)
 	return r
 }
 
 func readReport(t *testing.T, dir string) string {
 	t.Helper()
-	if err := WriteReport(dir); err != nil {
+	if err := Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	b, err := os.ReadFile(filepath.Join(dir, runfolder.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,7 @@ func TestReportContent(t *testing.T) {
 	if err := r.UpdateLatest(); err != nil {
 		t.Fatal(err)
 	}
-	if again := readReport(t, filepath.Join(r.Root, LatestLink)); again != page {
+	if again := readReport(t, filepath.Join(r.Root, runfolder.LatestLink)); again != page {
 		t.Error("rendering through the latest link gives a different page")
 	}
 }
@@ -205,7 +208,7 @@ func scriptData(t *testing.T, page string) string {
 }
 
 func TestReportOfIncompleteRun(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func TestReportOfIncompleteRun(t *testing.T) {
 
 	// A torn history and broken results are reported, not fatal.
 	os.WriteFile(r.HistoryPath(), []byte(goodLines+`{"index":3,"ti`), 0o644)
-	os.WriteFile(filepath.Join(r.Dir, ResultsFile), []byte(`{"verdict":`), 0o644)
+	os.WriteFile(filepath.Join(r.Dir, runfolder.ResultsFile), []byte(`{"verdict":`), 0o644)
 	page = readReport(t, r.Dir)
 	for _, s := range []string{"line 4, 14 bytes) is torn", "results.json could not be read", "invalid JSON", "start-partition"} {
 		if !strings.Contains(page, s) {
@@ -226,7 +229,15 @@ func TestReportOfIncompleteRun(t *testing.T) {
 		}
 	}
 
-	if err := WriteReport(filepath.Join(r.Dir, "missing")); err == nil {
-		t.Error("WriteReport of a missing folder succeeded")
+	if err := Write(filepath.Join(r.Dir, "missing")); err == nil {
+		t.Error("Write of a missing folder succeeded")
 	}
 }
+
+var runTime = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.FixedZone("CET", 3600))
+
+// goodLines is the example history of the format's documentation.
+const goodLines = `{"index":0,"time":1200345,"process":3,"type":"invoke","f":"cas","key":"k2","value":[1,4]}
+{"index":1,"time":1900871,"process":3,"type":"fail","f":"cas","key":"k2","value":[1,4],"node":"n2"}
+{"index":2,"time":2000000,"process":-1,"type":"info","f":"start-partition","value":{"grudge":{"n1":["n2","n3"]}}}
+`

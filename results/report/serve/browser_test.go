@@ -19,8 +19,10 @@ import (
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
-	"github.com/faultline/faultline/results/serve"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/report"
+	"github.com/faultline/faultline/results/report/serve"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 // The browser tests drive Debian's headless Chromium. In CI (CI=true) they
@@ -319,11 +321,11 @@ func TestBrowserReportOfRealInvalidRun(t *testing.T) {
 	if res == nil {
 		t.Fatal("demo-kv unsafe under partitions was not found invalid in three short runs")
 	}
-	stored, err := results.ReadResults(res.Dir)
+	stored, err := runfolder.ReadResults(res.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := results.ReadHistoryFile(filepath.Join(res.Dir, results.HistoryFile), nil)
+	h, err := history.ReadFile(filepath.Join(res.Dir, runfolder.HistoryFile), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +339,7 @@ func TestBrowserReportOfRealInvalidRun(t *testing.T) {
 		t.Fatal("the run has no fault window")
 	}
 
-	took := p.openReport(fileURL(filepath.Join(res.Dir, results.ReportFile)))
+	took := p.openReport(fileURL(filepath.Join(res.Dir, runfolder.ReportFile)))
 	t.Logf("report of %d events loaded and drawn in %v", len(h), took.Round(time.Millisecond))
 
 	// The fault windows: in the timeline's drawing, its table and both
@@ -410,7 +412,7 @@ func TestBrowserHistoryValuesStayText(t *testing.T) {
 			Anomalies: []core.Anomaly{{Kind: "stale-read", Key: keyJS, Description: "read " + valueJS + " " + descJS, Events: []int{2, 4, 6}}}}},
 		nodeLog: "line one\n" + logJS + "\n",
 	})
-	p.openReport(fileURL(filepath.Join(dir, results.ReportFile)))
+	p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
 	p.clickAnomaly(0)
 	p.clickOp(1) // the read, whose value is a script
 
@@ -464,7 +466,7 @@ func TestBrowserServeListsAndOpensRuns(t *testing.T) {
 	newest := writeRun(t, runSpec{root: root, target: "demo-kv", workload: "register", when: base.Add(2 * time.Hour), history: smallHistory(), checks: invalid,
 		test: map[string]any{"variant": "unsafe", "nemesis": []string{"partition"}}})
 	writeRun(t, runSpec{root: root, target: "other", workload: "bank", when: base.Add(time.Hour), history: smallHistory(), noReport: true})
-	if err := (&results.Run{Dir: newest, Root: root}).UpdateLatest(); err != nil {
+	if err := (&runfolder.Run{Dir: newest, Root: root}).UpdateLatest(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -534,11 +536,11 @@ func TestBrowserLargeReport(t *testing.T) {
 		noReport: true,
 	})
 	start := time.Now()
-	if err := results.WriteReport(dir); err != nil {
+	if err := report.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	renderGo := time.Since(start)
-	st, err := os.Stat(filepath.Join(dir, results.ReportFile))
+	st, err := os.Stat(filepath.Join(dir, runfolder.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +549,7 @@ func TestBrowserLargeReport(t *testing.T) {
 		t.Errorf("report of %d operations is %d bytes, want under 20 MB", ops, st.Size())
 	}
 
-	took := p.openReport(fileURL(filepath.Join(dir, results.ReportFile)))
+	took := p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
 	type metrics struct {
 		ReadyMs, DrawMs     float64
 		Operations, Windows int

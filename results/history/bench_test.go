@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"encoding/json"
@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/results/internal/histtest"
 )
 
-// Run with: go test -bench . -benchtime 1x -benchmem -run '^$' ./results/
+// Run with: go test -bench . -benchtime 1x -benchmem -run '^$' ./results/history
 
 const benchEvents = 1_000_000
 
@@ -23,61 +24,8 @@ var (
 	benchHistory core.History
 )
 
-// registerHistory builds a register-workload history of n events: ten
-// processes, writes, reads and cas over ten keys, some failures and
-// timeouts, and a partition every 50,000 events.
-func registerHistory(n int) core.History {
-	h := make(core.History, 0, n)
-	keys := make([]string, 10)
-	for i := range keys {
-		keys[i] = "k" + strconv.Itoa(i)
-	}
-	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
-	grudge := map[string][]string{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
-	t := int64(0)
-	for op := 0; len(h) < n; op++ {
-		t += 1500
-		if op%25000 == 0 {
-			f, v := "start-partition", any(map[string]any{"grudge": grudge})
-			if op%50000 != 0 {
-				f, v = "stop-partition", nil
-			}
-			h = append(h, core.Event{Index: len(h), Time: t, Process: -1, Op: core.Op{Type: core.Info, F: f, Value: v}})
-			continue
-		}
-		p := op % 10
-		key := keys[(op/10)%10]
-		var inv, comp core.Op
-		switch op % 3 {
-		case 0:
-			inv = core.Op{Type: core.Invoke, F: "write", Key: key, Value: int64(op)}
-			comp = inv
-			comp.Type = core.OK
-		case 1:
-			inv = core.Op{Type: core.Invoke, F: "read", Key: key}
-			comp = inv
-			comp.Type = core.OK
-			comp.Value = int64(op - 1)
-		default:
-			inv = core.Op{Type: core.Invoke, F: "cas", Key: key, Value: [2]int64{int64(op - 2), int64(op)}}
-			comp = inv
-			comp.Type = core.Fail
-		}
-		if op%97 == 0 {
-			comp.Type = core.Info
-			comp.Error = "timeout after 1s"
-		}
-		comp.Node = nodes[op%5]
-		h = append(h, core.Event{Index: len(h), Time: t, Process: p, Op: inv})
-		if len(h) < n {
-			h = append(h, core.Event{Index: len(h), Time: t + 700, Process: p, Op: comp})
-		}
-	}
-	return h
-}
-
 func benchData() core.History {
-	benchOnce.Do(func() { benchHistory = registerHistory(benchEvents) })
+	benchOnce.Do(func() { benchHistory = histtest.Register(benchEvents) })
 	return benchHistory
 }
 
@@ -94,7 +42,7 @@ func BenchmarkWriteHistory1M(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		path := filepath.Join(dir, fmt.Sprintf("h%d.jsonl", i))
-		w, err := NewHistoryWriter(path)
+		w, err := NewWriter(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,7 +73,7 @@ func BenchmarkWriteHistory1MConcurrent(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		path := filepath.Join(dir, fmt.Sprintf("h%d.jsonl", i))
-		w, err := NewHistoryWriter(path)
+		w, err := NewWriter(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -160,8 +108,8 @@ func BenchmarkWriteHistory1MConcurrent(b *testing.B) {
 
 func writeBenchFile(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), HistoryFile)
-	w, err := NewHistoryWriter(path)
+	path := filepath.Join(b.TempDir(), "history.jsonl")
+	w, err := NewWriter(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -209,7 +157,7 @@ func benchRead(b *testing.B, decode DecodeFunc) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		h, err := ReadHistoryFile(path, decode)
+		h, err := ReadFile(path, decode)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -223,25 +171,3 @@ func benchRead(b *testing.B, decode DecodeFunc) {
 func BenchmarkReadHistory1M(b *testing.B) { benchRead(b, nil) }
 
 func BenchmarkReadHistory1MDecoded(b *testing.B) { benchRead(b, registerDecode) }
-
-func BenchmarkWriteReport1M(b *testing.B) {
-	path := writeBenchFile(b)
-	dir := filepath.Dir(path)
-	r := &Run{Dir: dir}
-	if err := r.WriteResults(NewResults(benchData(), []core.CheckResult{{Checker: "linearizability", Verdict: core.Invalid, Summary: "bench",
-		Anomalies: []core.Anomaly{{Kind: "stale-read", Description: "bench", Events: []int{10, 500_001, 999_999}}}}})); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := WriteReport(dir); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRate(b, benchEvents, time.Since(start))
-	if st, err := os.Stat(filepath.Join(dir, ReportFile)); err == nil {
-		b.ReportMetric(float64(st.Size())/1e6, "MB/report")
-	}
-}

@@ -1,4 +1,4 @@
-package results
+package runfolder
 
 import (
 	"errors"
@@ -57,7 +57,7 @@ func TestCount(t *testing.T) {
 }
 
 func TestResultsRoundTrip(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"bytes"
@@ -99,8 +99,8 @@ func TestRoundTripEveryValueType(t *testing.T) {
 	}
 	h = append(h, core.Event{Index: len(h), Time: 999, Process: core.NemesisProcess, Op: core.Op{Type: core.Info, F: "grudge", Value: map[string][]string{"n1": {"n2"}, "n2": {"n1"}}}})
 
-	path := filepath.Join(t.TempDir(), HistoryFile)
-	w, err := NewHistoryWriter(path)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := NewWriter(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +122,9 @@ func TestRoundTripEveryValueType(t *testing.T) {
 		}
 		return typedDecode(f, typ, raw)
 	}
-	got, err := ReadHistoryFile(path, decode)
+	got, err := ReadFile(path, decode)
 	if err != nil {
-		t.Fatalf("ReadHistoryFile: %v", err)
+		t.Fatalf("ReadFile: %v", err)
 	}
 	// Nemesis values bypass the decoder and come back as raw JSON.
 	want := append(core.History(nil), h...)
@@ -139,7 +139,7 @@ func TestRoundTripEveryValueType(t *testing.T) {
 	}
 
 	// With no decoder, values stay raw JSON and null becomes nil.
-	raw, err := ReadHistoryFile(path, nil)
+	raw, err := ReadFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func at(h core.History, i int) any {
 
 // writeEvents writes n client events from the given number of goroutines;
 // indices come from a shared counter, so Write calls arrive out of order.
-func writeEvents(t *testing.T, w *HistoryWriter, goroutines, n int) {
+func writeEvents(t *testing.T, w *Writer, goroutines, n int) {
 	t.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -201,8 +201,8 @@ func writeEvents(t *testing.T, w *HistoryWriter, goroutines, n int) {
 
 func TestConcurrentWritersProduceDenseFile(t *testing.T) {
 	const n = 20000
-	path := filepath.Join(t.TempDir(), HistoryFile)
-	w, err := NewHistoryWriter(path)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := NewWriter(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +210,9 @@ func TestConcurrentWritersProduceDenseFile(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	h, err := ReadHistoryFile(path, nil)
+	h, err := ReadFile(path, nil)
 	if err != nil {
-		t.Fatalf("ReadHistoryFile: %v", err)
+		t.Fatalf("ReadFile: %v", err)
 	}
 	if len(h) != n {
 		t.Fatalf("read %d events, want %d", len(h), n)
@@ -225,8 +225,8 @@ func TestConcurrentWritersProduceDenseFile(t *testing.T) {
 }
 
 func TestWriterFlushesWithoutClose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
-	w, err := NewHistoryWriter(path)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := NewWriter(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +240,9 @@ func TestWriterFlushesWithoutClose(t *testing.T) {
 	written := time.Now()
 	deadline := written.Add(5 * time.Second)
 	for {
-		h, err := ReadHistoryFile(path, nil)
+		h, err := ReadFile(path, nil)
 		if err != nil {
-			t.Fatalf("ReadHistoryFile: %v", err)
+			t.Fatalf("ReadFile: %v", err)
 		}
 		if len(h) == n {
 			t.Logf("events visible %v after Write", time.Since(written).Round(time.Millisecond))
@@ -257,7 +257,7 @@ func TestWriterFlushesWithoutClose(t *testing.T) {
 
 func TestWriterReordersAndRejects(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewHistoryWriterTo(&buf)
+	w := NewWriterTo(&buf)
 	ev := func(i int) core.Event {
 		return core.Event{Index: i, Process: -1, Op: core.Op{Type: core.Info, F: "x"}}
 	}
@@ -291,9 +291,9 @@ func TestWriterReordersAndRejects(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	h, err := ReadHistory(bytes.NewReader(buf.Bytes()), nil)
+	h, err := Read(bytes.NewReader(buf.Bytes()), nil)
 	if err != nil {
-		t.Fatalf("ReadHistory: %v", err)
+		t.Fatalf("Read: %v", err)
 	}
 	if len(h) != 4 {
 		t.Fatalf("before Close the output holds %d events, want 4 (6 waits for 4 and 5)", len(h))
@@ -306,7 +306,7 @@ func TestWriterReordersAndRejects(t *testing.T) {
 	if err2 := w.Close(); err2 == nil || err2.Error() != err.Error() {
 		t.Errorf("second Close = %v, want the first result %v", err2, err)
 	}
-	_, err = ReadHistory(bytes.NewReader(buf.Bytes()), nil)
+	_, err = Read(bytes.NewReader(buf.Bytes()), nil)
 	if !errors.Is(err, core.ErrBadInput) {
 		t.Fatalf("reading a file with a gap: %v, want ErrBadInput", err)
 	}
@@ -316,8 +316,8 @@ func TestWriterReordersAndRejects(t *testing.T) {
 }
 
 func TestCloseIsIdempotentAndSyncs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
-	w, err := NewHistoryWriter(path)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := NewWriter(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,8 +336,8 @@ func TestCloseIsIdempotentAndSyncs(t *testing.T) {
 	if want := `{"index":0,"time":0,"process":0,"type":"invoke","f":"read","value":null}` + "\n"; string(b) != want {
 		t.Errorf("file = %q, want %q", b, want)
 	}
-	if _, err := NewHistoryWriter(path); err == nil {
-		t.Error("NewHistoryWriter over an existing history succeeded, want an error")
+	if _, err := NewWriter(path); err == nil {
+		t.Error("NewWriter over an existing history succeeded, want an error")
 	}
 }
 
@@ -350,7 +350,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 
 func TestWriteErrorIsSticky(t *testing.T) {
 	fw := &failingWriter{}
-	w := NewHistoryWriterTo(fw)
+	w := NewWriterTo(fw)
 	if err := w.Write(core.Event{Index: 0, Process: -1, Op: core.Op{Type: core.Info, F: "x"}}); err != nil {
 		t.Fatal(err) // buffered: no write yet
 	}
@@ -377,7 +377,7 @@ func TestHelperWriterProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process for TestKilledWriterLeavesReadablePrefix")
 	}
-	w, err := NewHistoryWriter(path)
+	w, err := NewWriter(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -399,7 +399,7 @@ func TestHelperWriterProcess(t *testing.T) {
 }
 
 func TestKilledWriterLeavesReadablePrefix(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriterProcess$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+path)
 	var stderr bytes.Buffer
@@ -425,7 +425,7 @@ func TestKilledWriterLeavesReadablePrefix(t *testing.T) {
 	}
 	cmd.Wait()
 
-	h, info, err := ReadHistoryFileInfo(path, nil)
+	h, info, err := ReadFileInfo(path, nil)
 	if err != nil {
 		t.Fatalf("reading a killed writer's history: %v", err)
 	}
@@ -447,7 +447,7 @@ func TestKilledWriterLeavesReadablePrefix(t *testing.T) {
 	if err := os.WriteFile(path, append(full, line[:len(line)/2]...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h2, info2, err := ReadHistoryFileInfo(path, nil)
+	h2, info2, err := ReadFileInfo(path, nil)
 	if err != nil {
 		t.Fatalf("reading a history with a torn last line: %v", err)
 	}

@@ -1,4 +1,4 @@
-package results
+package runfolder
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ var runTime = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.FixedZone("CET", 
 
 func TestNewRunLayout(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "results")
-	r, err := NewRun(root, "redis", "register", runTime)
+	r, err := New(root, "redis", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +32,11 @@ func TestNewRunLayout(t *testing.T) {
 	}
 
 	// Same millisecond: each run still gets its own folder.
-	r2, err := NewRun(root, "redis", "register", runTime)
+	r2, err := New(root, "redis", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r3, err := NewRun(root, "redis", "register", runTime)
+	r3, err := New(root, "redis", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,15 +55,15 @@ func TestNewRunLayout(t *testing.T) {
 		if _, err := r.NodeDir(bad); !errors.Is(err, core.ErrBadInput) {
 			t.Errorf("NodeDir(%q) = %v, want ErrBadInput", bad, err)
 		}
-		if _, err := NewRun(root, bad, "register", runTime); !errors.Is(err, core.ErrBadInput) {
-			t.Errorf("NewRun(target %q) = %v, want ErrBadInput", bad, err)
+		if _, err := New(root, bad, "register", runTime); !errors.Is(err, core.ErrBadInput) {
+			t.Errorf("New(target %q) = %v, want ErrBadInput", bad, err)
 		}
 	}
 }
 
 func TestUpdateLatest(t *testing.T) {
 	root := t.TempDir()
-	r1, err := NewRun(root, "demo", "register", runTime)
+	r1, err := New(root, "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestUpdateLatest(t *testing.T) {
 	if target != filepath.Join("demo-register", "20260304T040607.891Z") {
 		t.Fatalf("latest → %q, want a relative link to the run", target)
 	}
-	r2, err := NewRun(root, "demo", "bank", runTime.Add(time.Second))
+	r2, err := New(root, "demo", "bank", runTime.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestUpdateLatest(t *testing.T) {
 		t.Fatalf("after moving the root: %v", err)
 	}
 
-	opened, err := OpenRun(filepath.Join(moved, "demo-bank", "20260304T040608.891Z"))
+	opened, err := Open(filepath.Join(moved, "demo-bank", "20260304T040608.891Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestUpdateLatestRefusesToReplaceAFolder(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(root, "latest"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRun(root, "demo", "register", runTime)
+	r, err := New(root, "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestUpdateLatestRefusesToReplaceAFolder(t *testing.T) {
 }
 
 func TestWriteJSON(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,20 +191,20 @@ func TestWriteJSON(t *testing.T) {
 }
 
 func TestOpenRun(t *testing.T) {
-	r, err := NewRun(t.TempDir(), "demo", "register", runTime)
+	r, err := New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := OpenRun(r.Dir + "/")
+	o, err := Open(r.Dir + "/")
 	if err != nil || o.Dir != r.Dir || o.Root != "" {
-		t.Fatalf("OpenRun = %+v, %v", o, err)
+		t.Fatalf("Open = %+v, %v", o, err)
 	}
-	if _, err := OpenRun(filepath.Join(r.Dir, "nope")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("OpenRun(missing) = %v, want ErrNotExist", err)
+	if _, err := Open(filepath.Join(r.Dir, "nope")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
 	}
 	f := filepath.Join(r.Dir, "file")
 	os.WriteFile(f, nil, 0o644)
-	if _, err := OpenRun(f); !errors.Is(err, core.ErrBadInput) {
-		t.Errorf("OpenRun(file) = %v, want ErrBadInput", err)
+	if _, err := Open(f); !errors.Is(err, core.ErrBadInput) {
+		t.Errorf("Open(file) = %v, want ErrBadInput", err)
 	}
 }

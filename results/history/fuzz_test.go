@@ -1,4 +1,4 @@
-package results
+package history
 
 import (
 	"bytes"
@@ -75,7 +75,7 @@ func FuzzRoundTrip(f *testing.F) {
 			{Index: 2, Time: -tm, Process: core.NemesisProcess, Op: core.Op{Type: core.Info, F: errS, Key: node, Value: fuzzValue(sel/3, key, vi, vj, fl)}},
 		}
 		var buf bytes.Buffer
-		w := NewHistoryWriterTo(&buf)
+		w := NewWriterTo(&buf)
 		for _, e := range h {
 			if err := w.Write(e); err != nil {
 				t.Fatalf("Write: %v", err)
@@ -89,7 +89,7 @@ func FuzzRoundTrip(f *testing.F) {
 				t.Fatalf("written line is not valid JSON: %s", line)
 			}
 		}
-		got, info, err := ReadHistoryInfo(bytes.NewReader(buf.Bytes()), "h", nil)
+		got, info, err := ReadInfo(bytes.NewReader(buf.Bytes()), "h", nil)
 		if err != nil {
 			t.Fatalf("read back: %v\n%s", err, buf.Bytes())
 		}
@@ -128,7 +128,7 @@ func FuzzReadHistory(f *testing.F) {
 	f.Add([]byte("{}\n"))
 	f.Add([]byte("\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h, info, err := ReadHistoryInfo(bytes.NewReader(data), "h", nil)
+		h, info, err := ReadInfo(bytes.NewReader(data), "h", nil)
 		if err != nil {
 			var le *LineError
 			if !strings.HasPrefix(err.Error(), "h line ") || !asLineError(err, &le) || le.Line < 1 {
@@ -148,7 +148,7 @@ func FuzzReadHistory(f *testing.F) {
 		}
 		// Writing what was read and reading it again gives the same events.
 		var buf bytes.Buffer
-		w := NewHistoryWriterTo(&buf)
+		w := NewWriterTo(&buf)
 		for i, e := range h {
 			if e.Index != i || !e.Type.Valid() || e.Process < -1 {
 				t.Fatalf("accepted an invalid event %+v", e)
@@ -160,7 +160,7 @@ func FuzzReadHistory(f *testing.F) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		h2, err := ReadHistory(bytes.NewReader(buf.Bytes()), nil)
+		h2, err := Read(bytes.NewReader(buf.Bytes()), nil)
 		if err != nil {
 			t.Fatalf("reading the rewritten history: %v", err)
 		}

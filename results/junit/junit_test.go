@@ -1,4 +1,4 @@
-package results
+package junit
 
 import (
 	"encoding/xml"
@@ -13,9 +13,9 @@ import (
 	"github.com/faultline/faultline/core"
 )
 
-func junitCases() map[string]JUnitInput {
+func junitCases() map[string]Input {
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	return map[string]JUnitInput{
+	return map[string]Input{
 		"valid": {Name: "demo-kv safe register", Dir: "results/x", Start: start, Duration: 21 * time.Second,
 			Checkers:   []core.CheckResult{{Checker: "linearizability", Verdict: core.Valid, Summary: "linearizable"}},
 			Properties: map[string]string{"seed": "7", "nemesis": "partition"}},
@@ -34,14 +34,14 @@ func TestJUnitVerdictsMapToCases(t *testing.T) {
 	}
 	for name, in := range junitCases() {
 		path := filepath.Join(t.TempDir(), "junit.xml")
-		if err := WriteJUnit(path, in); err != nil {
+		if err := Write(path, in); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got JUnitSuites
+		var got Suites
 		if err := xml.Unmarshal(b, &got); err != nil {
 			t.Fatalf("%s: not XML: %v", name, err)
 		}
@@ -70,7 +70,7 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 	}
 	for name, in := range junitCases() {
 		path := filepath.Join(t.TempDir(), "junit.xml")
-		if err := WriteJUnit(path, in); err != nil {
+		if err := Write(path, in); err != nil {
 			t.Fatal(err)
 		}
 		out, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", path).CombinedOutput()

@@ -1,4 +1,4 @@
-package results
+package runfolder
 
 import (
 	"encoding/json"
@@ -79,21 +79,22 @@ type Counts struct {
 // Count counts the events of h. An invocation without a completion counts
 // as info (and as unfinished).
 func Count(h core.History) Counts {
-	var c counter
+	var c Counter
 	for _, e := range h {
-		c.add(e)
+		c.Add(e)
 	}
-	return c.result()
+	return c.Result()
 }
 
-// counter counts events one at a time, so that a history can be counted
-// while it is scanned.
-type counter struct {
+// Counter counts events one at a time, so that a history can be counted
+// while it is scanned. Its zero value is ready to use.
+type Counter struct {
 	c    Counts
 	open map[int]string // process → f of its open invocation
 }
 
-func (k *counter) add(e core.Event) {
+// Add counts e, the next event of the history.
+func (k *Counter) Add(e core.Event) {
 	c := &k.c
 	c.Events++
 	if e.Process == core.NemesisProcess {
@@ -130,7 +131,9 @@ func (k *counter) add(e core.Event) {
 	c.ByF[e.F] = oc
 }
 
-func (k *counter) result() Counts {
+// Result returns the counts of the events added so far, each open
+// invocation counted as info; Add may be called again afterwards.
+func (k *Counter) Result() Counts {
 	c := k.c
 	if c.ByF == nil {
 		c.ByF = map[string]OpCounts{}

@@ -1,4 +1,7 @@
-package results
+// Package report renders report.html, the self-contained HTML report of a
+// run, from the files of its run folder alone, so that any stored run can
+// be rendered again offline.
+package report
 
 import (
 	"bytes"
@@ -21,6 +24,8 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 //go:embed report.html.tmpl
@@ -43,28 +48,26 @@ const (
 	maxLogTail  = 16 << 10
 )
 
-// WriteReport renders report.html into the run folder dir from the
+// Write renders report.html into the run folder dir from the
 // folder's files alone (test.json, results.json, history.jsonl, nodes/,
 // checker files), so that any stored run can be rendered again offline.
 // Missing or broken files do not stop it: the page says what is missing.
 // The page is written atomically.
-func WriteReport(dir string) error {
+func Write(dir string) error {
 	var buf bytes.Buffer
-	if err := RenderReport(&buf, dir); err != nil {
+	if err := Render(&buf, dir); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ReportFile), buf.Bytes()); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
+	// The error names the file: "write report.html: ...".
+	return (&runfolder.Run{Dir: dir}).WriteFile(runfolder.ReportFile, buf.Bytes())
 }
 
-// RenderReport writes the HTML report of the run folder dir to w. It fails
+// Render writes the HTML report of the run folder dir to w. It fails
 // only when dir is not a readable directory or w fails; problems with the
 // folder's files are shown in the page. The page is self-contained: its
 // style, script and data are inline, and it loads nothing.
-func RenderReport(w io.Writer, dir string) error {
-	if _, err := OpenRun(dir); err != nil {
+func Render(w io.Writer, dir string) error {
+	if _, err := runfolder.Open(dir); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
 	data, err := buildReport(dir)
@@ -158,7 +161,7 @@ type countsView struct {
 
 type countRow struct {
 	F string
-	OpCounts
+	runfolder.OpCounts
 }
 
 type nemesisView struct {
@@ -241,7 +244,7 @@ func buildReport(dir string) (*reportData, error) {
 	}
 
 	// results.json
-	res, err := ReadResults(dir)
+	res, err := runfolder.ReadResults(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		d.VerdictNote = "results.json is missing: the run was not checked"
@@ -262,10 +265,10 @@ func buildReport(dir string) (*reportData, error) {
 	}
 
 	// test.json
-	if raw, err := os.ReadFile(filepath.Join(dir, TestFile)); err == nil {
+	if raw, err := os.ReadFile(filepath.Join(dir, runfolder.TestFile)); err == nil {
 		var pretty bytes.Buffer
 		if err := json.Indent(&pretty, raw, "", "  "); err != nil {
-			problem("%s: invalid JSON: %v", TestFile, err)
+			problem("%s: invalid JSON: %v", runfolder.TestFile, err)
 			d.TestJSON = string(raw)
 		} else {
 			d.TestJSON = pretty.String()
@@ -283,25 +286,25 @@ func buildReport(dir string) (*reportData, error) {
 			}
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		problem("%s: %v", TestFile, err)
+		problem("%s: %v", runfolder.TestFile, err)
 	}
 
 	// history.jsonl, read whole: the timeline and charts need every
 	// operation.
-	hs := readForReport(filepath.Join(dir, HistoryFile))
+	hs := readForReport(filepath.Join(dir, runfolder.HistoryFile))
 	switch {
 	case errors.Is(hs.err, fs.ErrNotExist):
-		problem("%s is missing", HistoryFile)
+		problem("%s is missing", runfolder.HistoryFile)
 	case hs.err != nil:
 		problem("%v (the report shows the events before it)", hs.err)
 	}
 	if hs.info.Torn {
 		problem("%s: the last line (line %d, %d bytes) is torn: the run was stopped while writing it; it was ignored",
-			HistoryFile, hs.info.TornLine, hs.info.TornBytes)
+			runfolder.HistoryFile, hs.info.TornLine, hs.info.TornBytes)
 	}
-	var counts *Counts
+	var counts *runfolder.Counts
 	if hs.err == nil {
-		c := hs.counter.result()
+		c := hs.counter.Result()
 		counts = &c
 	} else if res != nil {
 		counts = &res.Counts
@@ -418,7 +421,7 @@ func buildReport(dir string) (*reportData, error) {
 	}
 
 	// Files.
-	for _, name := range []string{HistoryFile, ResultsFile, TestFile} {
+	for _, name := range []string{runfolder.HistoryFile, runfolder.ResultsFile, runfolder.TestFile} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			d.Files = append(d.Files, linkTo(dir, name))
 		}
@@ -426,7 +429,7 @@ func buildReport(dir string) (*reportData, error) {
 	for _, name := range slices.Sorted(maps.Keys(checkerFiles)) {
 		d.CheckerFiles = append(d.CheckerFiles, linkTo(dir, name))
 	}
-	known := map[string]bool{HistoryFile: true, ResultsFile: true, TestFile: true, ReportFile: true, NodesDir: true}
+	known := map[string]bool{runfolder.HistoryFile: true, runfolder.ResultsFile: true, runfolder.TestFile: true, runfolder.ReportFile: true, runfolder.NodesDir: true}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		problem("list files: %v", err)
@@ -444,7 +447,7 @@ func buildReport(dir string) (*reportData, error) {
 	// Node logs: the files directly in nodes/<node>/; subfolders (data
 	// directories) are linked as folders, not listed file by file. The
 	// end of each .log file is shown inline.
-	nodes, err := os.ReadDir(filepath.Join(dir, NodesDir))
+	nodes, err := os.ReadDir(filepath.Join(dir, runfolder.NodesDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		problem("list node files: %v", err)
 	}
@@ -452,12 +455,12 @@ func buildReport(dir string) (*reportData, error) {
 		if strings.HasPrefix(n.Name(), ".") {
 			continue
 		}
-		rel := NodesDir + "/" + n.Name()
+		rel := runfolder.NodesDir + "/" + n.Name()
 		if !n.IsDir() {
 			d.NodeFiles = append(d.NodeFiles, linkTo(dir, rel))
 			continue
 		}
-		files, err := os.ReadDir(filepath.Join(dir, NodesDir, n.Name()))
+		files, err := os.ReadDir(filepath.Join(dir, runfolder.NodesDir, n.Name()))
 		if err != nil {
 			problem("list node files: %v", err)
 			continue
@@ -469,7 +472,7 @@ func buildReport(dir string) (*reportData, error) {
 			link := linkTo(dir, rel+"/"+f.Name())
 			d.NodeFiles = append(d.NodeFiles, link)
 			if f.Type().IsRegular() && strings.HasSuffix(f.Name(), ".log") {
-				nl, err := tailLog(filepath.Join(dir, NodesDir, n.Name(), f.Name()))
+				nl, err := tailLog(filepath.Join(dir, runfolder.NodesDir, n.Name(), f.Name()))
 				if err != nil {
 					problem("read %s: %v", rel+"/"+f.Name(), err)
 					continue
@@ -485,9 +488,9 @@ func buildReport(dir string) (*reportData, error) {
 // historyRead is what the report takes from the history.
 type historyRead struct {
 	h        core.History
-	info     HistoryInfo
+	info     history.Info
 	err      error
-	counter  counter
+	counter  runfolder.Counter
 	lastTime int64
 }
 
@@ -504,8 +507,8 @@ func readForReport(path string) *historyRead {
 	if st, err := f.Stat(); err == nil {
 		hs.h = make(core.History, 0, min(st.Size()/96, 1<<26)+16)
 	}
-	hs.info, hs.err = ScanHistory(f, HistoryFile, nil, func(e core.Event) error {
-		hs.counter.add(e)
+	hs.info, hs.err = history.Scan(f, runfolder.HistoryFile, nil, func(e core.Event) error {
+		hs.counter.Add(e)
 		hs.lastTime = max(hs.lastTime, e.Time)
 		hs.h = append(hs.h, e)
 		return nil
@@ -681,7 +684,7 @@ func formatSize(n int64) string {
 	return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
 }
 
-func viewCounts(c Counts) *countsView {
+func viewCounts(c runfolder.Counts) *countsView {
 	v := &countsView{Total: countRow{F: "total", OpCounts: c.OpCounts}}
 	for _, f := range slices.Sorted(maps.Keys(c.ByF)) {
 		v.Rows = append(v.Rows, countRow{F: f, OpCounts: c.ByF[f]})
@@ -725,11 +728,13 @@ func valueText(v any) string {
 	if raw, ok := v.(json.RawMessage); ok {
 		s = string(raw)
 	} else {
-		b, err := appendValue(nil, v)
-		if err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // html/template escapes the page
+		if err := enc.Encode(v); err != nil {
 			s = fmt.Sprintf("%v", v)
 		} else {
-			s = string(b)
+			s = strings.TrimSuffix(b.String(), "\n")
 		}
 	}
 	if len(s) > maxValueShown {

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 // DefaultAddr is the address `faultline serve` listens on by default: the
@@ -162,7 +162,7 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 	p := test + "/" + name
 	ri := RunInfo{Path: p, Test: test, Title: test, Verdict: NotChecked, Operations: -1}
 	found := false
-	for _, f := range []string{results.TestFile, results.HistoryFile, results.ResultsFile} {
+	for _, f := range []string{runfolder.TestFile, runfolder.HistoryFile, runfolder.ResultsFile} {
 		if _, err := s.root.Stat(p + "/" + f); err == nil {
 			found = true
 		}
@@ -170,10 +170,10 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 	if !found {
 		return ri, false
 	}
-	if st, err := s.root.Stat(p + "/" + results.ReportFile); err == nil && st.Mode().IsRegular() {
+	if st, err := s.root.Stat(p + "/" + runfolder.ReportFile); err == nil && st.Mode().IsRegular() {
 		ri.HasReport = true
 	}
-	if b, err := s.root.ReadFile(p + "/" + results.TestFile); err == nil {
+	if b, err := s.root.ReadFile(p + "/" + runfolder.TestFile); err == nil {
 		var t struct {
 			Target, Variant, Workload string
 			Nemesis                   []string
@@ -191,8 +191,8 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 			}
 		}
 	}
-	var res results.Results
-	if b, err := s.root.ReadFile(p + "/" + results.ResultsFile); err == nil && json.Unmarshal(b, &res) == nil {
+	var res runfolder.Results
+	if b, err := s.root.ReadFile(p + "/" + runfolder.ResultsFile); err == nil && json.Unmarshal(b, &res) == nil {
 		switch res.Verdict {
 		case core.Valid, core.Invalid, core.Unknown:
 			ri.Verdict = string(res.Verdict)
@@ -211,7 +211,7 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 			stamp = stamp[:i] // a second run in the same millisecond
 		}
 	}
-	if t, err := time.Parse(results.TimestampFormat, stamp); err == nil {
+	if t, err := time.Parse(runfolder.TimestampFormat, stamp); err == nil {
 		ri.Time = t
 	} else if !res.Start.IsZero() {
 		ri.Time = res.Start.UTC()
@@ -289,7 +289,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		}
 		row.Href = row.FolderHref
 		if ri.HasReport {
-			row.Href = runHref(ri.Path, results.ReportFile)
+			row.Href = runHref(ri.Path, runfolder.ReportFile)
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/report"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 // runSpec is a run folder written by hand.
@@ -28,7 +30,7 @@ type runSpec struct {
 // folder.
 func writeRun(t testing.TB, s runSpec) string {
 	t.Helper()
-	r, err := results.NewRun(s.root, s.target, s.workload, s.when)
+	r, err := runfolder.New(s.root, s.target, s.workload, s.when)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +38,10 @@ func writeRun(t testing.TB, s runSpec) string {
 	for k, v := range s.test {
 		test[k] = v
 	}
-	if err := r.WriteJSON(results.TestFile, test); err != nil {
+	if err := r.WriteJSON(runfolder.TestFile, test); err != nil {
 		t.Fatal(err)
 	}
-	w, err := results.NewHistoryWriter(r.HistoryPath())
+	w, err := history.NewWriter(r.HistoryPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func writeRun(t testing.TB, s runSpec) string {
 		t.Fatal(err)
 	}
 	if s.checks != nil {
-		res := results.NewResults(s.history, s.checks)
+		res := runfolder.NewResults(s.history, s.checks)
 		if n := len(s.history); n > 0 {
 			res.DurationNS = s.history[n-1].Time
 		}
@@ -72,7 +74,7 @@ func writeRun(t testing.TB, s runSpec) string {
 		}
 	}
 	if !s.noReport {
-		if err := results.WriteReport(r.Dir); err != nil {
+		if err := report.Write(r.Dir); err != nil {
 			t.Fatal(err)
 		}
 	}
