@@ -90,11 +90,12 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	rec := controller.NewRecorder(hw)
 	// Everything below ends in finish, which writes what was recorded.
 	finish := func(runErr error) (*Result, error) {
-		if err := hw.Close(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write history: %w", err)
+		// The history's errors say "write history ..." themselves.
+		if err := rec.Close(); err != nil && runErr == nil {
+			runErr = err
 		}
-		if err := rec.Err(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write history: %w", err)
+		if err := hw.Close(); err != nil && runErr == nil {
+			runErr = err
 		}
 		h := rec.History()
 		res.Counts = runfolder.Count(h)

@@ -39,6 +39,9 @@ func BenchmarkController(b *testing.B) {
 			if _, err := Run(context.Background(), cfg); err != nil {
 				b.Fatal(err)
 			}
+			if err := cfg.Recorder.Close(); err != nil {
+				b.Fatal(err)
+			}
 			if err := hw.Close(); err != nil {
 				b.Fatal(err)
 			}
