@@ -68,11 +68,14 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(uint16(0), uint8(3), "cas", "k2", "n2", "timeout", int64(1), int64(4), 1e-7, int64(1200345))
 	f.Fuzz(func(t *testing.T, proc uint16, sel uint8, fname, key, node, errS string, vi, vj int64, fl float64, tm int64) {
 		p := int(proc)
+		// Times are not negative and never go backwards.
+		t0 := tm & (1<<62 - 1)
+		t1, t2 := t0+int64(sel%2), t0+int64(sel%2)+int64(proc%3)
 		h := core.History{
-			{Index: 0, Time: tm, Process: p, Op: core.Op{Type: core.Invoke, F: fname, Key: key, Value: fuzzValue(sel, errS, vi, vj, fl)}},
-			{Index: 1, Time: tm ^ 1, Process: p, Op: core.Op{Type: []core.Type{core.OK, core.Fail, core.Info}[sel%3], F: fname, Key: key,
+			{Index: 0, Time: t0, Process: p, Op: core.Op{Type: core.Invoke, F: fname, Key: key, Value: fuzzValue(sel, errS, vi, vj, fl)}},
+			{Index: 1, Time: t1, Process: p, Op: core.Op{Type: []core.Type{core.OK, core.Fail, core.Info}[sel%3], F: fname, Key: key,
 				Value: fuzzValue(sel/11, fname, vj, vi, -fl), Node: node, Error: errS}},
-			{Index: 2, Time: -tm, Process: core.NemesisProcess, Op: core.Op{Type: core.Info, F: errS, Key: node, Value: fuzzValue(sel/3, key, vi, vj, fl)}},
+			{Index: 2, Time: t2, Process: core.NemesisProcess, Op: core.Op{Type: core.Info, F: errS, Key: node, Value: fuzzValue(sel/3, key, vi, vj, fl)}},
 		}
 		var buf bytes.Buffer
 		w := NewWriterTo(&buf)

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/faultline/faultline/core"
 )
@@ -48,11 +51,12 @@ type LineError struct {
 	Err error
 }
 
-// Error returns one line: "FILE line N: MSG[: ERR]".
+// Error returns one line: "FILE line N: MSG[: ERR]". The decoder's
+// error is cut to MaxQuote bytes, as every value the message quotes.
 func (e *LineError) Error() string {
 	s := e.File + " line " + strconv.Itoa(e.Line) + ": " + e.Msg
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + cutText(e.Err.Error(), MaxQuote)
 	}
 	return s
 }
@@ -79,6 +83,56 @@ func ReadInfo(r io.Reader, name string, decode DecodeFunc) (core.History, Info, 
 	return readHistory(r, name, decode, 0)
 }
 
+// Open opens the history file at path for reading. It refuses, with an
+// error wrapping core.ErrBadInput, anything but a regular file (a folder,
+// a named pipe, a device, a socket), and it never blocks: a named pipe is
+// opened without waiting for a writer. A missing file gives an error
+// wrapping fs.ErrNotExist.
+func Open(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	if err := regular(path, st); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	// The path may have been replaced since the Stat.
+	if st, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	if err := regular(path, st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// regular refuses what is not a regular file, naming what it is.
+func regular(path string, st fs.FileInfo) error {
+	m := st.Mode()
+	var what string
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		what = "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		what = "a special file"
+	}
+	return core.BadInput("%s is %s, not a history file", path, what)
+}
+
 // ReadFile reads the history file at path, as Read does.
 func ReadFile(path string, decode DecodeFunc) (core.History, error) {
 	h, _, err := ReadFileInfo(path, decode)
@@ -88,9 +142,9 @@ func ReadFile(path string, decode DecodeFunc) (core.History, error) {
 // ReadFileInfo reads the history file at path, as ReadInfo
 // does.
 func ReadFileInfo(path string, decode DecodeFunc) (core.History, Info, error) {
-	f, err := os.Open(path)
+	f, err := Open(path)
 	if err != nil {
-		return nil, Info{}, fmt.Errorf("open history: %w", err)
+		return nil, Info{}, err
 	}
 	defer f.Close()
 	hint := 0
@@ -120,17 +174,13 @@ func readHistory(r io.Reader, name string, decode DecodeFunc, hint int) (core.Hi
 // Events already passed to fn stay valid.
 func Scan(r io.Reader, name string, decode DecodeFunc, fn func(core.Event) error) (Info, error) {
 	s := newScanner(name, decode)
-	br := bufio.NewReaderSize(r, 1<<20)
-	var long []byte
+	// A line and its newline fit the buffer, or the line is over the cap.
+	br := bufio.NewReaderSize(r, MaxLineBytes+1)
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
+			return s.info, &LineError{File: name, Line: s.info.Lines + 1,
+				Msg: fmt.Sprintf("line is longer than %d bytes (1 MiB), the limit of a history line", MaxLineBytes)}
 		}
 		if err != nil && err != io.EOF {
 			return s.info, fmt.Errorf("read %s: %w", name, err)
@@ -171,9 +221,12 @@ type scanner struct {
 	p      *lineParser
 	ev     rawEvent
 	info   Info
-	arena  []byte
-	open   []openOp       // by process, for small process ids
-	openHi map[int]openOp // for large ones
+	// lastTime and lastLine are the time and line of the last event.
+	lastTime int64
+	lastLine int
+	arena    []byte
+	open     []openOp       // by process, for small process ids
+	openHi   map[int]openOp // for large ones
 }
 
 func newScanner(name string, decode DecodeFunc) *scanner {
@@ -193,16 +246,21 @@ func (s *scanner) line(b []byte, terminated bool) (e core.Event, ok bool, err er
 	}
 	ev := &s.ev
 	if serr := s.p.parse(b, ev); serr != nil {
-		if !terminated {
+		if !terminated && s.info.Events > 0 {
+			// The writer was stopped in the middle of this line.
 			s.info.Torn = true
 			s.info.TornLine = s.info.Lines
 			s.info.TornBytes = len(b)
 			return e, false, nil
 		}
-		if serr.msg == "not a JSON object" {
-			return e, false, s.fail("not a JSON object")
+		cut := ""
+		if !terminated {
+			cut = " (the line is cut off, and no complete event comes before it)"
 		}
-		return e, false, s.fail("invalid JSON at column %d: %s", serr.off+1, serr.msg)
+		if serr.msg == "not a JSON object" {
+			return e, false, s.fail("not a JSON object%s: %s", cut, clip(string(b[skipSpace(b, 0):])))
+		}
+		return e, false, s.fail("invalid JSON at column %d: %s%s", serr.off+1, serr.msg, cut)
 	}
 	for _, req := range [...]struct {
 		bit  int
@@ -217,10 +275,16 @@ func (s *scanner) line(b []byte, terminated bool) (e core.Event, ok bool, err er
 	}
 	t := core.Type(ev.typ)
 	if !t.Valid() {
-		return e, false, s.fail("type %q is not invoke, ok, fail or info", ev.typ)
+		return e, false, s.fail("type %s is not invoke, ok, fail or info", clip(ev.typ))
 	}
 	if ev.process < core.NemesisProcess || ev.process > 1<<31 {
 		return e, false, s.fail("process %d is out of range (-1 for the nemesis, 0 or more for clients)", ev.process)
+	}
+	if ev.time < 0 {
+		return e, false, s.fail("time %d is negative (times count nanoseconds from the start of the run)", ev.time)
+	}
+	if s.info.Events > 0 && ev.time < s.lastTime {
+		return e, false, s.fail("time %d is before the time %d of line %d (times never go backwards in index order)", ev.time, s.lastTime, s.lastLine)
 	}
 	if err := s.pair(int(ev.process), int(ev.index), t, ev.f, ev.key); err != nil {
 		return e, false, err
@@ -249,10 +313,11 @@ func (s *scanner) line(b []byte, terminated bool) (e core.Event, ok bool, err er
 	} else {
 		v, err := s.decode(ev.f, t, s.keep(raw))
 		if err != nil {
-			return e, false, &LineError{File: s.name, Line: s.info.Lines, Msg: fmt.Sprintf("value of %s %s", ev.f, t), Err: err}
+			return e, false, &LineError{File: s.name, Line: s.info.Lines, Msg: fmt.Sprintf("value of %s %s", clip(ev.f), t), Err: err}
 		}
 		e.Value = v
 	}
+	s.lastTime, s.lastLine = ev.time, s.info.Lines
 	s.info.Events++
 	return e, true, nil
 }
@@ -283,16 +348,16 @@ func (s *scanner) pair(process, index int, t core.Type, f, key string) *LineErro
 	cur := s.getOpen(process)
 	if t == core.Invoke {
 		if cur.index >= 0 {
-			return s.fail("process %d invokes %s while its invocation at index %d is still open", process, f, cur.index)
+			return s.fail("process %d invokes %s while its invocation at index %d is still open", process, clip(f), cur.index)
 		}
 		s.setOpen(process, openOp{index: index, f: f, key: key})
 		return nil
 	}
 	if cur.index < 0 {
-		return s.fail("process %d completes %s (%s) without an open invocation", process, f, t)
+		return s.fail("process %d completes %s (%s) without an open invocation", process, clip(f), t)
 	}
 	if cur.f != f || cur.key != key {
-		return s.fail("process %d completes f %q key %q, but its invocation at index %d has f %q key %q", process, f, key, cur.index, cur.f, cur.key)
+		return s.fail("process %d completes f %s key %s, but its invocation at index %d has f %s key %s", process, clip(f), clip(key), cur.index, clip(cur.f), clip(cur.key))
 	}
 	s.setOpen(process, openOp{index: -1})
 	return nil
@@ -329,4 +394,35 @@ func (s *scanner) setOpen(p int, o openOp) {
 		return
 	}
 	s.openHi[p] = o
+}
+
+// MaxQuote is the most bytes of a value from the file that an error
+// message quotes.
+const MaxQuote = 200
+
+// clip quotes s for an error message: at most MaxQuote bytes of the
+// quoted text, cut at a character boundary and marked with its full
+// length when cut.
+func clip(s string) string {
+	q := strconv.Quote(s)
+	if len(q) <= MaxQuote {
+		return q
+	}
+	n := min(len(s), MaxQuote)
+	for n > 0 && (len(strconv.Quote(s[:n])) > MaxQuote-2 || !utf8.RuneStart(s[n])) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// cutText cuts s to at most n bytes at a character boundary, marking the
+// cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }

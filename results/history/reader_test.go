@@ -3,6 +3,7 @@ package history
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,6 +95,13 @@ func TestReadBadFiles(t *testing.T) {
 		{"completion of another key", ev0 + "\n" + `{"index":1,"time":1,"process":0,"type":"ok","f":"read","key":"k9"}` + "\n", 2, `key "k9"`},
 		{"bad last line that parses", ev0 + "\n" + `{"index":7,"time":1,"process":0,"type":"ok","f":"read"}`, 2, "index 7, want 1"},
 		{"torn line in the middle", `{"index":0,"ti` + "\n" + ev0 + "\n", 1, "invalid JSON"},
+		{"only line torn", `{"index":0,"ti`, 1, "no complete event comes before it"},
+		{"blank lines then a torn line", "\n \n" + `{"index":0,"ti`, 3, "no complete event comes before it"},
+		{"only line garbage without newline", "\x7fELF\x02\x01\x01\x00\x00", 1, `not a JSON object (the line is cut off, and no complete event comes before it): "\x7fELF`},
+		{"negative time", `{"index":0,"time":-1,"process":0,"type":"invoke","f":"read"}` + "\n", 1, "time -1 is negative"},
+		{"time backwards", ev0 + "\n" + `{"index":1,"time":5,"process":-1,"type":"info","f":"start-kill"}` + "\n" +
+			`{"index":2,"time":4,"process":0,"type":"ok","f":"read"}` + "\n", 3, "time 4 is before the time 5 of line 2"},
+		{"time backwards after a blank line", ev0 + "\n\n" + `{"index":1,"time":0,"process":0,"type":"ok","f":"read"}` + "\n", 3, "time 0 is before the time 1 of line 1"},
 	}
 	for _, c := range cases {
 		_, err := readNamed(c.in)
@@ -126,8 +134,8 @@ func TestReadFileErrorNamesPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := ReadFile(path, nil)
-	if err == nil || err.Error() != path+" line 4: not a JSON object" {
-		t.Fatalf("error %v, want %q", err, path+" line 4: not a JSON object")
+	if want := path + ` line 4: not a JSON object: "oops"`; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
 	}
 	_, err = ReadFile(filepath.Join(t.TempDir(), "none.jsonl"), nil)
 	if !errors.Is(err, os.ErrNotExist) {
@@ -171,7 +179,7 @@ func TestReadDecodeErrors(t *testing.T) {
 	if !errors.Is(err, wantErr) || !errors.Is(err, core.ErrBadInput) {
 		t.Fatalf("error %v, want one wrapping the decoder's error and ErrBadInput", err)
 	}
-	if want := "history line 2: value of cas fail: want [old,new]"; err.Error() != want {
+	if want := `history line 2: value of "cas" fail: want [old,new]`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
 	// An absent value reaches the decoder as null.
@@ -208,15 +216,65 @@ func TestReadNemesisValuesBypassDecoder(t *testing.T) {
 	}
 }
 
-func TestReadLongLine(t *testing.T) {
-	big := strings.Repeat("x", 3<<20)
-	in := `{"index":0,"time":0,"process":-1,"type":"info","f":"big","value":"` + big + `"}` + "\n" + `{"index":1,"time":0,"process":-1,"type":"info","f":"small"}` + "\n"
-	h, err := Read(strings.NewReader(in), nil)
+func TestReadLineCap(t *testing.T) {
+	ev := func(i int, f, value string) string {
+		return `{"index":` + strconv.Itoa(i) + `,"time":0,"process":-1,"type":"info","f":"` + f + `","value":"` + value + `"}`
+	}
+	// A line of exactly MaxLineBytes is read.
+	short := ev(0, "big", "")
+	fits := ev(0, "big", strings.Repeat("x", MaxLineBytes-len(short))) + "\n" + ev(1, "small", "") + "\n"
+	h, err := Read(strings.NewReader(fits), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 2 || len(h[0].Value.(json.RawMessage)) != len(big)+2 || h[1].F != "small" {
-		t.Fatalf("long line read wrong: %d events", len(h))
+	if len(h) != 2 || len(h[0].Value.(json.RawMessage)) != MaxLineBytes-len(short)+2 || h[1].F != "small" {
+		t.Fatalf("line of the cap read wrong: %d events", len(h))
+	}
+	// One byte more is refused with its line number, whether or not it
+	// ends the file, and however long it is.
+	for _, over := range []int{1, 3 << 20} {
+		for _, end := range []string{"\n", ""} {
+			in := ev(0, "small", "") + "\n" + ev(1, "big", strings.Repeat("x", MaxLineBytes-len(short)+over)) + end
+			_, err := Read(strings.NewReader(in), nil)
+			var le *LineError
+			if !errors.As(err, &le) || le.Line != 2 || !strings.Contains(err.Error(), "longer than 1048576 bytes") || len(err.Error()) > 200 {
+				t.Errorf("line %d bytes over the cap (end %q): %v", over, end, err)
+			}
+		}
+	}
+}
+
+func TestReadErrorsQuoteLittle(t *testing.T) {
+	huge := strings.Repeat("\x01é<", 20_000)
+	hugeJSON, _ := json.Marshal(huge)
+	otherJSON, _ := json.Marshal(huge[:3000] + "y")
+	cases := map[string]string{
+		"garbage":       strings.Repeat("\x00\xff garbage ", 10_000) + "\n",
+		"bad type":      `{"index":0,"time":0,"process":0,"type":` + string(hugeJSON) + `,"f":"read"}` + "\n",
+		"open f":        `{"index":0,"time":0,"process":0,"type":"invoke","f":"x"}` + "\n" + `{"index":1,"time":0,"process":0,"type":"invoke","f":` + string(hugeJSON) + `}` + "\n",
+		"other key":     `{"index":0,"time":0,"process":0,"type":"invoke","f":"r","key":` + string(hugeJSON) + `}` + "\n" + `{"index":1,"time":0,"process":0,"type":"ok","f":"r","key":` + string(otherJSON) + `}` + "\n",
+		"decoder error": `{"index":0,"time":0,"process":0,"type":"invoke","f":"read","value":` + string(hugeJSON) + `}` + "\n",
+	}
+	decode := func(f string, _ core.Type, raw json.RawMessage) (any, error) {
+		return nil, fmt.Errorf("want an integer, got %s", raw)
+	}
+	for name, in := range cases {
+		var dec DecodeFunc
+		if name == "decoder error" {
+			dec = decode
+		}
+		_, err := Read(strings.NewReader(in), dec)
+		if err == nil {
+			t.Errorf("%s: read succeeded", name)
+			continue
+		}
+		// Two quoted values of at most MaxQuote bytes each, and the text.
+		if n := len(err.Error()); n > 2*MaxQuote+200 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error of %d bytes: %.500s", name, n, err)
+		}
+		if !strings.Contains(err.Error(), "bytes)") {
+			t.Errorf("%s: error does not say the value was cut: %.500s", name, err)
+		}
 	}
 }
 

@@ -101,8 +101,9 @@ func (w *Writer) flushLoop() {
 }
 
 // Write encodes e and queues it for the file. It rejects an event whose
-// type is invalid, whose process is below NemesisProcess, whose index is
-// negative or already written, or whose value cannot be encoded as JSON;
+// type is invalid, whose process is below NemesisProcess, whose index or
+// time is negative, whose index is already written, whose value cannot be
+// encoded as JSON, or whose line would be longer than MaxLineBytes;
 // a rejected event is not written, so the events after it wait in memory
 // until Close (which writes them and reports the gap): the caller should
 // treat any error from Write as fatal to the run. After a write error
@@ -116,6 +117,9 @@ func (w *Writer) Write(e core.Event) error {
 	}
 	if e.Index < 0 {
 		return fmt.Errorf("write history event: negative index %d", e.Index)
+	}
+	if e.Time < 0 {
+		return fmt.Errorf("write history event %d: negative time %d", e.Index, e.Time)
 	}
 	var scratch [512]byte
 	line, err := appendEvent(scratch[:0], e)

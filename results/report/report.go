@@ -51,8 +51,10 @@ const (
 // Write renders report.html into the run folder dir from the
 // folder's files alone (test.json, results.json, history.jsonl, nodes/,
 // checker files), so that any stored run can be rendered again offline.
-// Missing or broken files do not stop it: the page says what is missing.
-// The page is written atomically.
+// It refuses, with an error wrapping core.ErrBadInput, a folder without a
+// history file (it is not a run folder) or whose history is not a regular
+// file. Other missing or broken files do not stop it: the page says what
+// is wrong. The page is written atomically.
 func Write(dir string) error {
 	var buf bytes.Buffer
 	if err := Render(&buf, dir); err != nil {
@@ -63,12 +65,12 @@ func Write(dir string) error {
 }
 
 // Render writes the HTML report of the run folder dir to w. It fails
-// only when dir is not a readable directory or w fails; problems with the
-// folder's files are shown in the page. The page is self-contained: its
+// when dir is not a run folder with a history file, as Write says, or when
+// w fails; problems with the folder's other files are shown in the page. The page is self-contained: its
 // style, script and data are inline, and it loads nothing.
 func Render(w io.Writer, dir string) error {
-	if _, err := runfolder.Open(dir); err != nil {
-		return fmt.Errorf("render report: %w", err)
+	if err := hasHistory(dir); err != nil {
+		return err
 	}
 	data, err := buildReport(dir)
 	if err != nil {
@@ -498,7 +500,7 @@ type historyRead struct {
 // events before it and the error.
 func readForReport(path string) *historyRead {
 	hs := &historyRead{}
-	f, err := os.Open(path)
+	f, err := history.Open(path)
 	if err != nil {
 		hs.err = err
 		return hs
@@ -748,3 +750,20 @@ func valueText(v any) string {
 }
 
 func utf8RuneStart(c byte) bool { return c&0xc0 != 0x80 }
+
+// hasHistory refuses a run folder dir without a history that is a regular
+// file: that is not a run folder, and writing report.html into it would
+// leave a stray page.
+func hasHistory(dir string) error {
+	if _, err := runfolder.Open(dir); err != nil {
+		return err
+	}
+	f, err := history.Open(filepath.Join(dir, runfolder.HistoryFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return core.BadInput("%s has no %s: not a run folder", dir, runfolder.HistoryFile)
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}

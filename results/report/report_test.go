@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -212,8 +213,19 @@ func TestReportOfIncompleteRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A folder without a history is not a run folder: no page.
+	err = Write(r.Dir)
+	if !errors.Is(err, core.ErrBadInput) || !strings.Contains(err.Error(), "has no history.jsonl") {
+		t.Errorf("report of a folder without a history: %v, want bad input", err)
+	}
+	if _, err := os.Stat(r.Path(runfolder.ReportFile)); err == nil {
+		t.Error("a folder without a history got a report")
+	}
+
+	// A run killed before its first event has an empty history.
+	os.WriteFile(r.HistoryPath(), nil, 0o644)
 	page := readReport(t, r.Dir)
-	for _, s := range []string{`<div class="verdict unknown" id="verdict">not checked</div>`, "results.json is missing", "history.jsonl is missing"} {
+	for _, s := range []string{`<div class="verdict unknown" id="verdict">not checked</div>`, "results.json is missing"} {
 		if !strings.Contains(page, s) {
 			t.Errorf("report of an empty run lacks %q", s)
 		}

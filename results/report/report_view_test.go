@@ -88,9 +88,12 @@ func TestReportViews(t *testing.T) {
 	}
 }
 
-func TestReportWithoutHistoryHasNoTimeline(t *testing.T) {
+func TestReportOfEmptyHistoryHasNoTimeline(t *testing.T) {
 	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.HistoryPath(), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	page := readReport(t, r.Dir)
@@ -207,13 +210,13 @@ func TestReportOf100kOperations(t *testing.T) {
 	}
 }
 
-func TestReportOfUnpairableHistory(t *testing.T) {
+func TestReportOfBadHistory(t *testing.T) {
 	r, err := runfolder.New(t.TempDir(), "demo", "register", runTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The completion is recorded earlier than its invocation: the reader
-	// accepts it, pairing does not.
+	// The completion is recorded earlier than its invocation: the history
+	// is bad from line 2, and the report says so and shows line 1.
 	lines := `{"index":0,"time":5000000,"process":0,"type":"invoke","f":"read","key":"k","value":null}
 {"index":1,"time":1000000,"process":0,"type":"ok","f":"read","key":"k","value":3}
 `
@@ -221,10 +224,10 @@ func TestReportOfUnpairableHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := readReport(t, r.Dir)
-	if !strings.Contains(page, "the timeline and charts are left out") || strings.Contains(page, `id="timeline-canvas"`) {
-		t.Error("an unpairable history does not say why the timeline is missing")
+	if !strings.Contains(page, "history.jsonl line 2: time 1000000 is before the time 5000000 of line 1") {
+		t.Error("the report of a bad history does not say which line is bad")
 	}
-	if !strings.Contains(page, `<tr><td>read</td><td class="n">1</td><td class="n">1</td>`) {
-		t.Error("the counts of an unpairable history are missing")
+	if tl := pageDataOf(t, page).Timeline; tl == nil {
+		t.Error("the events before the bad line are not shown")
 	}
 }
