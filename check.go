@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/core"
@@ -32,9 +34,14 @@ type CheckConfig struct {
 
 // Check re-checks a stored run offline: path is a run folder or a
 // history.jsonl file. It reads a partial history too (a controller killed
-// mid-run): a torn last line is ignored and open invocations count as
-// indeterminate. It writes nothing into the folder. Errors wrap ErrBadInput
-// when the path or the history is not usable.
+// mid-run): a torn last line after a complete one is ignored (and noted in
+// Errors) and open invocations count as indeterminate. It writes nothing
+// into the folder. Errors wrap ErrBadInput when the path or the history is
+// not usable: a missing path, a folder without history.jsonl, a history
+// that is not a regular file (a named pipe, a device), and a file that is
+// not a history (empty, blank lines only, a line that is not an event, its
+// only line cut off). A history without one client operation that
+// succeeded is judged unknown, never valid.
 func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if cfg.Timeout <= 0 {
 		return nil, core.BadInput("--check-timeout must be positive, got %s", cfg.Timeout)
@@ -48,12 +55,15 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	}
 	historyPath, dir := path, ""
 	if st.IsDir() {
-		dir, historyPath = path, filepath.Join(path, "history.jsonl")
+		dir, historyPath = path, filepath.Join(path, runfolder.HistoryFile)
+		if _, err := os.Lstat(historyPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, core.BadInput("%s has no %s: not a run folder", path, runfolder.HistoryFile)
+		}
 		if cfg.Workload == "" {
-			if b, err := os.ReadFile(filepath.Join(path, "test.json")); err == nil {
+			if b, err := os.ReadFile(filepath.Join(path, runfolder.TestFile)); err == nil {
 				var t Test
 				if err := t.UnmarshalJSON(b); err != nil {
-					return nil, core.BadInput("%s: %v", filepath.Join(path, "test.json"), err)
+					return nil, core.BadInput("%s: %s", filepath.Join(path, runfolder.TestFile), cutText(err.Error()))
 				}
 				cfg.Workload = t.Workload
 			}
@@ -64,23 +74,61 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	}
 	wl, ok := registry.Workload(cfg.Workload)
 	if !ok {
-		return nil, core.BadInput("unknown workload %q; valid workloads: %s", cfg.Workload, strings.Join(registry.WorkloadNames(), ", "))
+		return nil, core.BadInput("unknown workload %s; valid workloads: %s", quoteShort(cfg.Workload), strings.Join(registry.WorkloadNames(), ", "))
 	}
-	h, err := history.ReadFile(historyPath, wl.DecodeValue)
+	h, info, err := history.ReadFileInfo(historyPath, wl.DecodeValue)
 	if err != nil {
 		return nil, err
+	}
+	if len(h) == 0 {
+		what := "the file is empty"
+		if info.Lines > 0 {
+			what = "it holds only blank lines"
+		}
+		return nil, core.BadInput("%s is not a history: %s", historyPath, what)
 	}
 	// A history whose invocations and completions do not pair up is bad
 	// input, not an undecidable one.
 	if _, err := checkers.Pair(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", historyPath, err)
 	}
+	res := &Result{Dir: dir, Counts: runfolder.Count(h)}
+	if info.Torn {
+		res.Errors = append(res.Errors, fmt.Sprintf("%s: the last line (line %d, %d bytes) is cut off: the run was stopped while writing it; it was ignored",
+			historyPath, info.TornLine, info.TornBytes))
+	}
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	res := &Result{Dir: dir, Counts: runfolder.Count(h)}
-	res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{})
-	res.Verdict = combine(res.Checkers)
+	res.Checkers, res.Verdict = judge(cctx, wl, h, workloads.CheckOptions{})
 	return res, nil
+}
+
+// judge runs the workload's checkers on h, then the stats rule that a
+// history in which nothing succeeded is never valid, and composes their
+// verdicts. Run and Check both judge through it.
+func judge(ctx context.Context, wl workloads.Workload, h History, opts workloads.CheckOptions) ([]CheckResult, Verdict) {
+	cs := wl.Check(ctx, h, opts)
+	cs = append(cs, checkers.Stats(h))
+	return cs, combine(cs)
+}
+
+// quoteShort quotes s for an error line, cut to about 200 bytes.
+func quoteShort(s string) string {
+	return strconv.Quote(cutText(s))
+}
+
+// cutText cuts s to about 200 bytes at a character boundary, saying how
+// long it was.
+func cutText(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
+	}
+	n := most
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // WriteSummary writes the short, plain account of a result that a person

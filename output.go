@@ -84,7 +84,8 @@ func WriteJSON(w io.Writer, res *Result, err error) error {
 // WriteJUnit writes a JUnit XML report of the run t that returned res and
 // err to path: one test suite for the run, one test case per checker, the
 // anomaly as the failure message, an undecided checker or a run that could
-// not be carried out as an error.
+// not be carried out as an error. It creates no folder; when path cannot
+// be written it leaves no temporary file behind.
 func WriteJUnit(path string, t Test, res *Result, err error, start time.Time) error {
 	in := junit.Input{
 		Name:  fmt.Sprintf("%s %s %s", t.Target, t.Variant, t.Workload),

@@ -75,17 +75,28 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(t.Status, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
+	// The run folder's errors name what failed ("create run folder: ...",
+	// "write test.json: ...", "create history: ...").
 	run, err := runfolder.New(t.Results, t.Target, t.Workload, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
+		return nil, err
 	}
 	res := &Result{Dir: run.Dir, Seed: t.Seed, Verdict: Unknown}
-	if err := run.WriteJSON("test.json", t); err != nil {
-		return res, fmt.Errorf("write test.json: %w", err)
+	// latest points at the newest run started, from its start, so that a
+	// killed run is found there. Something else in its place is a warning:
+	// the run goes on and its verdict stands.
+	if err := run.UpdateLatest(); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		if t.Status != nil {
+			fmt.Fprintf(t.Status, "faultline: warning: %s\n", err)
+		}
+	}
+	if err := run.WriteJSON(runfolder.TestFile, t); err != nil {
+		return res, err
 	}
 	hw, err := history.NewWriter(run.HistoryPath())
 	if err != nil {
-		return res, fmt.Errorf("open history: %w", err)
+		return res, err
 	}
 	rec := controller.NewRecorder(hw)
 	// Everything below ends in finish, which writes what was recorded.
@@ -101,23 +112,20 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		res.Counts = runfolder.Count(h)
 		if runErr == nil {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout)
-			res.Checkers = wl.Check(cctx, h, workloads.CheckOptions{Dir: run.Dir})
+			res.Checkers, res.Verdict = judge(cctx, wl, h, workloads.CheckOptions{Dir: run.Dir})
 			cancel()
-			res.Verdict = combine(res.Checkers)
 		} else {
 			res.Errors = append(res.Errors, runErr.Error())
 		}
 		end := time.Now()
 		out := runfolder.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
 			Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
-		if err := run.WriteJSON("results.json", out); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write results.json: %w", err)
+		// Their errors say which file: "write results.json: ...".
+		if err := run.WriteResults(&out); err != nil && runErr == nil {
+			runErr = err
 		}
 		if err := report.Write(run.Dir); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write report: %w", err)
-		}
-		if err := run.UpdateLatest(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("update latest link: %w", err)
+			runErr = err
 		}
 		return res, runErr
 	}

@@ -4,7 +4,9 @@ package junit
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -145,22 +147,54 @@ func New(in Input) Suites {
 	return Suites{Name: "faultline", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []Suite{s}}
 }
 
-// Write writes the report to path, atomically (temporary file, then
-// rename), creating its folder if needed.
+// Write writes the report to path atomically: a temporary file in the
+// same folder, renamed over path. It creates no folder: a missing parent
+// folder, a folder at path or a folder it may not write into is an error,
+// and no temporary file is left behind.
 func Write(path string, in Input) error {
 	b, err := xml.MarshalIndent(New(in), "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode junit: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write junit: %w", err)
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append([]byte(xml.Header), append(b, '\n')...), 0o644); err != nil {
-		return fmt.Errorf("write junit: %w", err)
+	if base == "" {
+		return fmt.Errorf("write junit %s: not a file name", path)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write junit: %w", err)
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write junit %s: %w", path, unwrapPath(err))
+	}
+	tmp := f.Name()
+	_, err = f.Write(append([]byte(xml.Header), append(b, '\n')...))
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write junit %s: %w", path, unwrapPath(err))
 	}
 	return nil
+}
+
+// unwrapPath drops the operation and temporary path of a *fs.PathError or
+// *os.LinkError, keeping the cause: the message names path already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }

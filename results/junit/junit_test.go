@@ -79,3 +79,82 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestJUnitWriteFailsCleanly shows that a report that cannot be written is
+// an error that creates no folder and leaves no temporary file.
+func TestJUnitWriteFailsCleanly(t *testing.T) {
+	in := junitCases()["valid"]
+	t.Run("missing parent folder", func(t *testing.T) {
+		dir := t.TempDir()
+		err := Write(filepath.Join(dir, "out", "junit.xml"), in)
+		if err == nil || !strings.Contains(err.Error(), "junit.xml") {
+			t.Fatalf("Write = %v, want an error naming the file", err)
+		}
+		assertOnly(t, dir)
+	})
+	t.Run("folder in its place", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "junit.xml"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(filepath.Join(dir, "junit.xml"), in); err == nil {
+			t.Fatal("Write over a folder succeeded")
+		}
+		assertOnly(t, dir, "junit.xml")
+	})
+	t.Run("read-only folder", func(t *testing.T) {
+		dir := readOnlyDir(t)
+		if err := Write(filepath.Join(dir, "junit.xml"), in); err == nil {
+			t.Fatal("Write into a read-only folder succeeded")
+		}
+		assertOnly(t, dir)
+	})
+}
+
+// assertOnly fails unless dir holds exactly the names given.
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Fatalf("%s holds %v, want %v", dir, got, names)
+	}
+}
+
+// readOnlyDir returns an empty folder no file can be created in: mode
+// 0555, and for root, who ignores the mode, the immutable attribute where
+// chattr can set it. It skips the test when neither holds.
+func readOnlyDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	writable := func() bool {
+		f, err := os.CreateTemp(dir, "probe")
+		if err != nil {
+			return false
+		}
+		f.Close()
+		os.Remove(f.Name())
+		return true
+	}
+	if !writable() {
+		return dir
+	}
+	if chattr, err := exec.LookPath("chattr"); err == nil && exec.Command(chattr, "+i", dir).Run() == nil {
+		t.Cleanup(func() { exec.Command(chattr, "-i", dir).Run() })
+		if !writable() {
+			return dir
+		}
+	}
+	t.Skip("cannot make a read-only folder here (root, and no immutable attribute)")
+	return ""
+}

@@ -34,16 +34,17 @@ type Results struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// NewResults returns the results of checks on h: the combined verdict,
-// the checkers' results and the counts. Timing and errors are left for
-// the caller.
+// NewResults returns the results of checks on h: the combined verdict
+// (unknown when there is no checker: no check is not a pass), the
+// checkers' results and the counts. Timing and errors are left for the
+// caller.
 func NewResults(h core.History, checks []core.CheckResult) *Results {
+	if len(checks) == 0 {
+		return &Results{Verdict: core.Unknown, Checkers: []core.CheckResult{}, Counts: Count(h)}
+	}
 	vs := make([]core.Verdict, len(checks))
 	for i, c := range checks {
 		vs[i] = c.Verdict
-	}
-	if checks == nil {
-		checks = []core.CheckResult{}
 	}
 	return &Results{Verdict: core.Combine(vs...), Checkers: checks, Counts: Count(h)}
 }

@@ -92,8 +92,9 @@ func TestResultsRoundTrip(t *testing.T) {
 		t.Errorf("read back\n%+v\nwant\n%+v", back, res)
 	}
 
-	if v := NewResults(nil, nil); v.Verdict != core.Valid || v.Checkers == nil {
-		t.Errorf("NewResults with no checkers = %+v", v)
+	// No checker at all is not a pass.
+	if v := NewResults(nil, nil); v.Verdict != core.Unknown || v.Checkers == nil {
+		t.Errorf("NewResults with no checkers = %+v, want unknown", v)
 	}
 }
 

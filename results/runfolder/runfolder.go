@@ -204,17 +204,19 @@ func syncDir(dir string) {
 	}
 }
 
-// UpdateLatest points Root/latest at this run with a relative symlink. The
-// link is replaced atomically (a new link at a temp name renamed over the
-// old one), so a reader always finds a link. It fails when Root is empty
-// or when Root/latest exists and is not a symlink.
+// UpdateLatest points Root/latest at this run with a relative symlink; a
+// run calls it when it starts, so that latest names the newest run started
+// (a killed one included). The link is replaced atomically (a new link at
+// a temp name renamed over the old one), so a reader always finds a link.
+// It fails when Root is empty or when Root/latest exists and is not a
+// symlink, which it then leaves alone.
 func (r *Run) UpdateLatest() error {
 	if r.Root == "" {
 		return errors.New("update latest: run has no results root")
 	}
 	link := filepath.Join(r.Root, LatestLink)
 	if st, err := os.Lstat(link); err == nil && st.Mode()&fs.ModeSymlink == 0 {
-		return fmt.Errorf("update latest: %s exists and is not a symlink", link)
+		return fmt.Errorf("update latest: %s is not a symbolic link; it was left alone", link)
 	}
 	absRoot, err := filepath.Abs(r.Root)
 	if err != nil {

@@ -129,8 +129,11 @@ func TestUpdateLatestRefusesToReplaceAFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.UpdateLatest(); err == nil {
-		t.Fatal("UpdateLatest replaced a real folder named latest")
+	if err := r.UpdateLatest(); err == nil || !strings.Contains(err.Error(), "left alone") {
+		t.Fatalf("UpdateLatest over a real folder named latest: %v", err)
+	}
+	if st, err := os.Lstat(filepath.Join(root, "latest")); err != nil || !st.IsDir() {
+		t.Fatal("the folder named latest was replaced")
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/core"
@@ -108,7 +109,21 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request) {
 	if ct, ok := plainText[strings.ToLower(path.Ext(r.URL.Path))]; ok {
 		w.Header().Set("Content-Type", ct)
 	}
-	http.FileServerFS(s.root.FS()).ServeHTTP(w, r)
+	http.FileServerFS(notFoundFS{s.root.FS()}).ServeHTTP(w, r)
+}
+
+// notFoundFS answers "does not exist" for every path it cannot open but a
+// forbidden one: a symbolic link that leaves the root, a name too long for
+// the file system, a NUL byte. The file server then says 404, as for any
+// path outside the root, instead of 500.
+type notFoundFS struct{ fsys fs.FS }
+
+func (n notFoundFS) Open(name string) (fs.File, error) {
+	f, err := n.fsys.Open(name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return f, err
 }
 
 // Runs lists the run folders under the results root, newest first.
@@ -311,20 +326,51 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Serve serves h on ln until ctx is done, then shuts the server down,
-// giving requests in flight up to five seconds. It returns nil after a
-// shutdown caused by ctx, or the error that stopped serving.
+// ShutdownGrace is how long Serve lets requests in flight finish once its
+// context is done; then it closes every connection.
+const ShutdownGrace = 500 * time.Millisecond
+
+// Serve serves h on ln until ctx is done, then shuts the server down:
+// idle keep-alive connections and connections that never sent a request
+// (a browser's speculative ones) are closed at once, requests in flight
+// get ShutdownGrace, and then every connection left is closed. So it
+// returns within ShutdownGrace of ctx being done, at once when no request
+// is in flight: nil after a shutdown caused by ctx, or the error that
+// stopped serving.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Connections that have not sent a request yet, which Shutdown
+	// would otherwise wait five seconds for.
+	var mu sync.Mutex
+	fresh := map[net.Conn]bool{}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			if st == http.StateNew {
+				fresh[c] = true
+			} else {
+				delete(fresh, c)
+			}
+		}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		mu.Lock()
+		for c := range fresh {
+			c.Close()
+		}
+		mu.Unlock()
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 		defer cancel()
-		err := srv.Shutdown(sctx)
+		var err error
+		if serr := srv.Shutdown(sctx); errors.Is(serr, context.DeadlineExceeded) {
+			err = srv.Close()
+		} else {
+			err = serr
+		}
 		if serr := <-done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 			err = serr
 		}

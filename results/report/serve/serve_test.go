@@ -2,7 +2,9 @@ package serve_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -164,6 +166,17 @@ func TestFilesStayInsideRoot(t *testing.T) {
 			t.Errorf("GET %s: %d %q: a path outside the results folder was served", p, r.StatusCode, b)
 		}
 	}
+	// Links that leave the root, names too long for the file system and
+	// NUL bytes are not found, never a server error.
+	for _, p := range []string{
+		run + "/nodes/abs.log", run + "/nodes/rel.log",
+		run + "/" + strings.Repeat("x", 300), "/runs/" + strings.Repeat("a/", 3000) + "x",
+		run + "/history.jsonl\x00.txt", "/runs/\x00",
+	} {
+		if r := get(t, s, p, ""); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %.80q: %d, want 404", p, r.StatusCode)
+		}
+	}
 	r := get(t, s, run+"/nodes/html.log", "")
 	if ct := r.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("a log is served as %q (nosniff %q)", ct, r.Header.Get("X-Content-Type-Options"))
@@ -223,5 +236,59 @@ func TestListenAndServeStopsWithContext(t *testing.T) {
 	}
 	if err := serve.ListenAndServe(context.Background(), "127.0.0.1:0", filepath.Join(root, "missing"), nil); err == nil {
 		t.Error("serving a missing folder succeeded")
+	}
+}
+
+// TestServeStopsPromptlyWithIdleConnections opens a keep-alive connection
+// that has served a request and one that never sends a request (as a
+// browser's speculative connection), then cancels the context: Serve must
+// return at once, not wait for the idle connections.
+func TestServeStopsPromptlyWithIdleConnections(t *testing.T) {
+	root, _ := threeRuns(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve.ListenAndServe(ctx, "127.0.0.1:0", root, func(u string) { urls <- u }) }()
+	var u string
+	select {
+	case u = <-urls:
+	case err := <-done:
+		t.Fatalf("ListenAndServe: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not listening after 10s")
+	}
+	// A keep-alive connection, idle after one request.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// A connection that never sends a request.
+	silent, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		t.Logf("stopped %v after cancel with two idle connections open", took.Round(time.Millisecond))
+		if err != nil {
+			t.Errorf("ListenAndServe after cancel: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ListenAndServe did not return within 5s of cancel")
+	}
+	// The silent connection was closed by the server.
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the silent connection is still open: %v", err)
 	}
 }
