@@ -60,12 +60,16 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 			return nil, core.BadInput("%s has no %s: not a run folder", path, runfolder.HistoryFile)
 		}
 		if cfg.Workload == "" {
-			if b, err := os.ReadFile(filepath.Join(path, runfolder.TestFile)); err == nil {
+			b, err := runfolder.ReadFile(filepath.Join(path, runfolder.TestFile))
+			switch {
+			case err == nil:
 				var t Test
 				if err := t.UnmarshalJSON(b); err != nil {
 					return nil, core.BadInput("%s: %s", filepath.Join(path, runfolder.TestFile), cutText(err.Error()))
 				}
 				cfg.Workload = t.Workload
+			case !errors.Is(err, fs.ErrNotExist):
+				return nil, err
 			}
 		}
 	}

@@ -24,10 +24,16 @@ func TestCheckRefusesSpecialFilesAndFoldersWithoutHistory(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(runWithFIFO, "history.jsonl"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	fifoTest := filepath.Join(dir, "fifo-test")
+	os.Mkdir(fifoTest, 0o755)
+	os.WriteFile(filepath.Join(fifoTest, "history.jsonl"), []byte(lines(invokeW, okW)), 0o644)
+	if err := syscall.Mkfifo(filepath.Join(fifoTest, "test.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o755)
 	for path, say := range map[string]string{fifo: "is a named pipe", runWithFIFO: "is a named pipe", "/dev/zero": "is a device",
-		empty: "has no history.jsonl: not a run folder", filepath.Join(dir, "none"): "no such run folder or history file"} {
+		empty: "has no history.jsonl: not a run folder", fifoTest: "test.json is not a regular file", filepath.Join(dir, "none"): "no such run folder or history file"} {
 		done := make(chan error, 1)
 		go func() {
 			_, err := Check(context.Background(), path, CheckConfig{Timeout: time.Minute})

@@ -267,7 +267,7 @@ func buildReport(dir string) (*reportData, error) {
 	}
 
 	// test.json
-	if raw, err := os.ReadFile(filepath.Join(dir, runfolder.TestFile)); err == nil {
+	if raw, err := runfolder.ReadFile(filepath.Join(dir, runfolder.TestFile)); err == nil {
 		var pretty bytes.Buffer
 		if err := json.Indent(&pretty, raw, "", "  "); err != nil {
 			problem("%s: invalid JSON: %v", runfolder.TestFile, err)

@@ -3,8 +3,6 @@ package runfolder
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -162,13 +160,13 @@ func (r *Run) WriteResults(res *Results) error {
 }
 
 // ReadResults reads results.json from the run folder dir. A missing file
-// gives an error wrapping fs.ErrNotExist; a file that is not valid results
-// gives an error wrapping core.ErrBadInput.
+// gives an error wrapping fs.ErrNotExist; a file that is not valid results,
+// or not a regular file, gives an error wrapping core.ErrBadInput.
 func ReadResults(dir string) (*Results, error) {
 	path := filepath.Join(dir, ResultsFile)
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
+		return nil, err
 	}
 	var res Results
 	if err := json.Unmarshal(b, &res); err != nil {

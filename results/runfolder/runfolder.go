@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/core"
@@ -146,12 +148,12 @@ func (r *Run) WriteFile(name string, data []byte) error {
 }
 
 // ReadJSON decodes the JSON file name (relative to the run folder) into
-// v. A file that is not valid JSON gives an error wrapping
-// core.ErrBadInput.
+// v. A file that is not valid JSON, or not a regular file, gives an error
+// wrapping core.ErrBadInput.
 func (r *Run) ReadJSON(name string, v any) error {
-	b, err := os.ReadFile(r.Path(name))
+	b, err := ReadFile(r.Path(name))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return core.BadInput("%s: %v", r.Path(name), err)
@@ -245,4 +247,38 @@ func (r *Run) UpdateLatest() error {
 		}
 		return nil
 	}
+}
+
+// ReadFile reads the file at path, which must be a regular file: anything
+// else (a named pipe, whose plain open would wait for a writer for ever, a
+// device, a folder) gives an error wrapping core.ErrBadInput, without
+// blocking. A missing file gives an error wrapping fs.ErrNotExist.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, core.BadInput("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+	}
+	return b, nil
+}
+
+// unwrapPath drops the operation and path of a *fs.PathError, which the
+// message names already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/core"
@@ -109,21 +111,47 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request) {
 	if ct, ok := plainText[strings.ToLower(path.Ext(r.URL.Path))]; ok {
 		w.Header().Set("Content-Type", ct)
 	}
-	http.FileServerFS(notFoundFS{s.root.FS()}).ServeHTTP(w, r)
+	http.FileServerFS(rootFS{s.root}).ServeHTTP(w, r)
 }
 
-// notFoundFS answers "does not exist" for every path it cannot open but a
-// forbidden one: a symbolic link that leaves the root, a name too long for
-// the file system, a NUL byte. The file server then says 404, as for any
-// path outside the root, instead of 500.
-type notFoundFS struct{ fsys fs.FS }
+// rootFS serves the results root. It answers "does not exist" for every
+// path it cannot open but a forbidden one, so the file server says 404, as
+// for any path outside the root, instead of 500: a symbolic link that
+// leaves the root, a name too long for the file system, a NUL byte. A
+// named pipe, a device or a socket is not found either: opening a pipe
+// would wait for a writer for ever.
+type rootFS struct{ root *os.Root }
 
-func (n notFoundFS) Open(name string) (fs.File, error) {
-	f, err := n.fsys.Open(name)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+func (r rootFS) Open(name string) (fs.File, error) {
+	notFound := &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	if !fs.ValidPath(name) {
+		return nil, notFound
 	}
-	return f, err
+	f, err := r.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, err
+		}
+		return nil, notFound
+	}
+	if st, err := f.Stat(); err != nil || !(st.Mode().IsRegular() || st.IsDir()) {
+		f.Close()
+		return nil, notFound
+	}
+	return f, nil
+}
+
+// readFile reads name under the root when it is a regular file.
+func (s *Server) readFile(name string) ([]byte, error) {
+	f, err := rootFS{s.root}.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return io.ReadAll(f)
 }
 
 // Runs lists the run folders under the results root, newest first.
@@ -188,7 +216,7 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 	if st, err := s.root.Stat(p + "/" + runfolder.ReportFile); err == nil && st.Mode().IsRegular() {
 		ri.HasReport = true
 	}
-	if b, err := s.root.ReadFile(p + "/" + runfolder.TestFile); err == nil {
+	if b, err := s.readFile(p + "/" + runfolder.TestFile); err == nil {
 		var t struct {
 			Target, Variant, Workload string
 			Nemesis                   []string
@@ -207,7 +235,7 @@ func (s *Server) runInfo(test, name string) (RunInfo, bool) {
 		}
 	}
 	var res runfolder.Results
-	if b, err := s.root.ReadFile(p + "/" + runfolder.ResultsFile); err == nil && json.Unmarshal(b, &res) == nil {
+	if b, err := s.readFile(p + "/" + runfolder.ResultsFile); err == nil && json.Unmarshal(b, &res) == nil {
 		switch res.Verdict {
 		case core.Valid, core.Invalid, core.Unknown:
 			ri.Verdict = string(res.Verdict)
