@@ -146,7 +146,7 @@ func (r *Result) WriteSummary(w io.Writer, t *Test) {
 	case Invalid:
 		fmt.Fprintf(w, "%s: the history could not have happened on a correct system.\n", verdict)
 	default:
-		fmt.Fprintf(w, "%s: a checker could not decide (time or memory budget ran out); this is not a pass.\n", verdict)
+		fmt.Fprintf(w, "%s: no anomaly found, but a checker could not decide (see below); this is not a pass.\n", verdict)
 	}
 	for _, c := range r.Checkers {
 		fmt.Fprintf(w, "  %s: %s\n", c.Checker, c.Summary)
