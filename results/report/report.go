@@ -727,6 +727,9 @@ func formatEvent(e core.Event) string {
 // valueText shows a value as compact JSON, cut to maxValueShown bytes.
 func valueText(v any) string {
 	var s string
+	if v == nil {
+		return "null"
+	}
 	if raw, ok := v.(json.RawMessage); ok {
 		s = string(raw)
 	} else {
