@@ -32,4 +32,4 @@ test:
 	$(GO) test -p 1 -count=1 -timeout 25m $(DOCKER_PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/controller ./checkers ./results
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/controller ./checkers ./results/...

@@ -8,14 +8,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 )
@@ -36,11 +39,16 @@ type CheckConfig struct {
 
 // Check re-checks a stored run offline: path is a run folder or a
 // history.jsonl file. It reads a partial history too (a controller killed
-// mid-run): a torn last line is ignored and open invocations count as
-// indeterminate. It writes nothing into the folder. Errors wrap ErrBadInput
-// when the path or the history is not usable, ErrInterrupted when ctx ends
-// while the checkers run (Check returns at once), and ErrCheckerCrashed
-// when a checker panics.
+// mid-run): a torn last line after a complete one is ignored (and noted in
+// Errors) and open invocations count as indeterminate. It writes nothing
+// into the folder. Errors wrap ErrBadInput when the path or the history is
+// not usable: a missing path, a folder without history.jsonl, a history
+// that is not a regular file (a named pipe, a device), and a file that is
+// not a history (empty, blank lines only, a line that is not an event, its
+// only line cut off); ErrInterrupted when ctx ends while the checkers run
+// (Check returns at once); ErrCheckerCrashed when a checker panics. A
+// history without one client operation that succeeded is judged unknown,
+// never valid.
 func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if err := validCheckTimeout(cfg.Timeout); err != nil {
 		return nil, err
@@ -60,14 +68,21 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	}
 	historyPath, dir := path, ""
 	if st.IsDir() {
-		dir, historyPath = path, filepath.Join(path, "history.jsonl")
+		dir, historyPath = path, filepath.Join(path, runfolder.HistoryFile)
+		if _, err := os.Lstat(historyPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, core.BadInput("%s has no %s: not a run folder", path, runfolder.HistoryFile)
+		}
 		if cfg.Workload == "" {
-			if b, err := os.ReadFile(filepath.Join(path, "test.json")); err == nil {
+			b, err := runfolder.ReadFile(filepath.Join(path, runfolder.TestFile))
+			switch {
+			case err == nil:
 				var t Test
 				if err := t.UnmarshalJSON(b); err != nil {
-					return nil, core.BadInput("%s: %v", filepath.Join(path, "test.json"), err)
+					return nil, core.BadInput("%s: %s", filepath.Join(path, runfolder.TestFile), cutText(err.Error()))
 				}
 				cfg.Workload = t.Workload
+			case !errors.Is(err, fs.ErrNotExist):
+				return nil, err
 			}
 		}
 	}
@@ -76,27 +91,69 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	}
 	wl, ok := registry.Workload(cfg.Workload)
 	if !ok {
-		return nil, core.BadInput("unknown workload %q; valid workloads: %s", cfg.Workload, strings.Join(registry.WorkloadNames(), ", "))
+		return nil, core.BadInput("unknown workload %s; valid workloads: %s", quoteShort(cfg.Workload), strings.Join(registry.WorkloadNames(), ", "))
 	}
-	h, err := results.ReadHistoryFile(historyPath, wl.DecodeValue)
+	h, info, err := history.ReadFileInfo(historyPath, wl.DecodeValue)
 	if err != nil {
 		return nil, err
+	}
+	if len(h) == 0 {
+		what := "the file is empty"
+		if info.Lines > 0 {
+			what = "it holds only blank lines"
+		}
+		return nil, core.BadInput("%s is not a history: %s", historyPath, what)
 	}
 	// A history whose invocations and completions do not pair up is bad
 	// input, not an undecidable one.
 	if _, err := checkers.Pair(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", historyPath, err)
 	}
-	res := &Result{Dir: dir, Counts: results.Count(h)}
-	res.Checkers, err = runCheckers(ctx, wl, h, workloads.CheckOptions{}, cfg.Timeout, cfg.Memory)
+	res := &Result{Dir: dir, Counts: runfolder.Count(h)}
+	if info.Torn {
+		res.Errors = append(res.Errors, fmt.Sprintf("%s: the last line (line %d, %d bytes) is cut off: the run was stopped while writing it; it was ignored",
+			historyPath, info.TornLine, info.TornBytes))
+	}
+	res.Checkers, res.Verdict, err = judge(ctx, wl, h, workloads.CheckOptions{}, cfg.Timeout, cfg.Memory)
 	if errors.Is(err, errCheckInterrupted) {
 		return nil, fmt.Errorf("check %w", ErrInterrupted)
 	}
 	if err != nil {
 		return nil, err
 	}
-	res.Verdict = combine(res.Checkers)
 	return res, nil
+}
+
+// judge runs the workload's checkers on h, then the stats rule that a
+// history in which nothing succeeded is never valid, and composes their
+// verdicts. Run and Check both judge through it; its errors are those of
+// runCheckers (interrupted, crashed).
+func judge(ctx context.Context, wl workloads.Workload, h History, opts workloads.CheckOptions, timeout time.Duration, memory int64) ([]CheckResult, Verdict, error) {
+	cs, err := runCheckers(ctx, wl, h, opts, timeout, memory)
+	if err != nil {
+		return nil, Unknown, err
+	}
+	cs = append(cs, checkers.Stats(h))
+	return cs, combine(cs), nil
+}
+
+// quoteShort quotes s for an error line, cut to about 200 bytes.
+func quoteShort(s string) string {
+	return strconv.Quote(cutText(s))
+}
+
+// cutText cuts s to about 200 bytes at a character boundary, saying how
+// long it was.
+func cutText(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
+	}
+	n := most
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // WriteSummary writes the short, plain account of a result that a person
@@ -110,7 +167,7 @@ func (r *Result) WriteSummary(w io.Writer, t *Test) {
 	case Invalid:
 		fmt.Fprintf(w, "%s: the history could not have happened on a correct system.\n", verdict)
 	default:
-		fmt.Fprintf(w, "%s: a checker could not decide (time or memory budget ran out); this is not a pass.\n", verdict)
+		fmt.Fprintf(w, "%s: no anomaly found, but a checker could not decide (see below); this is not a pass.\n", verdict)
 	}
 	for _, c := range r.Checkers {
 		fmt.Fprintf(w, "  %s: %s\n", c.Checker, c.Summary)

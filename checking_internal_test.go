@@ -13,7 +13,8 @@ import (
 	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/progress"
 	"github.com/faultline/faultline/internal/registry"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/workloads"
 	"github.com/faultline/faultline/workloads/register"
 )
@@ -33,11 +34,11 @@ func recordHard(rec *controller.Recorder, n int) {
 }
 
 func TestRunInterruptedDuringTheCheck(t *testing.T) {
-	run, err := results.NewRun(t.TempDir(), "demo-kv", "register", time.Now())
+	run, err := runfolder.New(t.TempDir(), "demo-kv", "register", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := results.NewHistoryWriter(run.HistoryPath())
+	hw, err := history.NewWriter(run.HistoryPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestRunInterruptedDuringTheCheck(t *testing.T) {
 	tt.CheckTimeout = 2 * time.Minute
 	tt.CheckMemory = 1 << 30
 	phase := progress.NewPhase()
-	e := &ending{t: tt, wl: wl, run: run, history: hw, rec: rec, res: &Result{Dir: run.Dir}, phase: phase, stopStatus: func() {}}
+	e := &ending{t: tt, wl: wl, run: run, hw: hw, rec: rec, res: &Result{Dir: run.Dir}, phase: phase, stopStatus: func() {}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -95,7 +96,7 @@ func TestRunInterruptedDuringTheCheck(t *testing.T) {
 	if ExitCode(o.res, o.err) != 3 || o.res.Verdict != Unknown {
 		t.Fatalf("exit %d, verdict %s; want 3 and unknown", ExitCode(o.res, o.err), o.res.Verdict)
 	}
-	got, err := results.ReadResults(run.Dir)
+	got, err := runfolder.ReadResults(run.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}

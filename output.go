@@ -8,21 +8,22 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/junit"
+	"github.com/faultline/faultline/results/runfolder"
 )
 
 // Summary is the machine-readable account of a run or check: what
 // `--json` prints as the one JSON object on stdout.
 type Summary struct {
-	Verdict   Verdict         `json:"verdict,omitempty"`
-	ExitCode  int             `json:"exit_code"`
-	RunDir    string          `json:"run_dir,omitempty"`
-	Report    string          `json:"report,omitempty"`
-	Seed      int64           `json:"seed,omitempty"`
-	Counts    *results.Counts `json:"counts,omitempty"`
-	Checkers  []CheckSummary  `json:"checkers,omitempty"`
-	Anomalies []Anomaly       `json:"anomalies,omitempty"`
-	Errors    []string        `json:"errors,omitempty"`
+	Verdict   Verdict           `json:"verdict,omitempty"`
+	ExitCode  int               `json:"exit_code"`
+	RunDir    string            `json:"run_dir,omitempty"`
+	Report    string            `json:"report,omitempty"`
+	Seed      int64             `json:"seed,omitempty"`
+	Counts    *runfolder.Counts `json:"counts,omitempty"`
+	Checkers  []CheckSummary    `json:"checkers,omitempty"`
+	Anomalies []Anomaly         `json:"anomalies,omitempty"`
+	Errors    []string          `json:"errors,omitempty"`
 	// Error is why the run or check could not be carried out (exit 3).
 	Error string `json:"error,omitempty"`
 }
@@ -60,7 +61,7 @@ func NewSummary(res *Result, err error) Summary {
 		s.Counts = &c
 	}
 	if res.Dir != "" {
-		s.Report = filepath.Join(res.Dir, results.ReportFile)
+		s.Report = filepath.Join(res.Dir, runfolder.ReportFile)
 	}
 	for _, c := range res.Checkers {
 		s.Checkers = append(s.Checkers, CheckSummary{Checker: c.Checker, Verdict: c.Verdict, Summary: c.Summary})
@@ -83,9 +84,10 @@ func WriteJSON(w io.Writer, res *Result, err error) error {
 // WriteJUnit writes a JUnit XML report of the run t that returned res and
 // err to path: one test suite for the run, one test case per checker, the
 // anomaly as the failure message, an undecided checker or a run that could
-// not be carried out as an error.
+// not be carried out as an error. It creates no folder; when path cannot
+// be written it leaves no temporary file behind.
 func WriteJUnit(path string, t Test, res *Result, err error, start time.Time) error {
-	in := results.JUnitInput{
+	in := junit.Input{
 		Name:  fmt.Sprintf("%s %s %s", t.Target, t.Variant, t.Workload),
 		Start: start, Duration: time.Since(start), RunErr: err,
 		Properties: map[string]string{"provider": t.Provider, "nemesis": fmt.Sprint(t.Nemesis), "time_limit": t.TimeLimit.String()},
@@ -100,5 +102,5 @@ func WriteJUnit(path string, t Test, res *Result, err error, start time.Time) er
 	if err == nil && (res == nil || len(res.Checkers) == 0) {
 		in.RunErr = errors.New("no checker ran")
 	}
-	return results.WriteJUnit(path, in)
+	return junit.Write(path, in)
 }

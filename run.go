@@ -15,7 +15,9 @@ import (
 	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/progress"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/report"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 	"golang.org/x/sync/errgroup"
@@ -35,7 +37,7 @@ type Result struct {
 	// Checkers holds each checker's result.
 	Checkers []CheckResult
 	// Counts are the operation counts of the history.
-	Counts results.Counts
+	Counts runfolder.Counts
 	// Seed is the seed the run used.
 	Seed int64
 	// Errors lists problems during the run that did not stop it, such as
@@ -67,23 +69,32 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		log = slog.New(slog.NewTextHandler(t.Status, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	// Errors of the results package name what failed ("create run
-	// folder: ...", "write test.json: ..."); they are not wrapped again.
-	run, err := results.NewRun(t.Results, t.Target, t.Workload, time.Now())
+	// The run folder's errors name what failed ("create run folder: ...",
+	// "write test.json: ...", "create history: ...").
+	run, err := runfolder.New(t.Results, t.Target, t.Workload, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Dir: run.Dir, Seed: t.Seed, Verdict: Unknown}
-	if err := run.WriteJSON("test.json", t); err != nil {
+	// latest points at the newest run started, from its start, so that a
+	// killed run is found there. Something else in its place is a warning:
+	// the run goes on and its verdict stands.
+	if err := run.UpdateLatest(); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		if t.Status != nil {
+			fmt.Fprintf(t.Status, "faultline: warning: %s\n", err)
+		}
+	}
+	if err := run.WriteJSON(runfolder.TestFile, t); err != nil {
 		return res, err
 	}
-	hw, err := results.NewHistoryWriter(run.HistoryPath())
+	hw, err := history.NewWriter(run.HistoryPath())
 	if err != nil {
 		return res, err
 	}
 	rec := controller.NewRecorder(hw)
 	phase := progress.NewPhase()
-	end := &ending{t: t, wl: wl, run: run, history: hw, rec: rec, res: res, phase: phase, stopStatus: func() {}}
+	end := &ending{t: t, wl: wl, run: run, hw: hw, rec: rec, res: res, phase: phase, stopStatus: func() {}}
 	// Everything below ends in finish, which writes what was recorded.
 	finish := func(runErr error) (*Result, error) { return end.finish(ctx, runErr) }
 
@@ -197,8 +208,8 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 type ending struct {
 	t          Test
 	wl         workloads.Workload
-	run        *results.Run
-	history    io.Closer // the history file the recorder writes to
+	run        *runfolder.Run
+	hw         io.Closer // the history file the recorder writes to
 	rec        *controller.Recorder
 	res        *Result
 	phase      *progress.Phase
@@ -212,21 +223,21 @@ type ending struct {
 // It returns the result and the error that ended the run, if any.
 func (e *ending) finish(ctx context.Context, runErr error) (*Result, error) {
 	res, rec := e.res, e.rec
-	if err := e.history.Close(); err != nil && runErr == nil {
+	// The history's errors say "write history ..." themselves.
+	if err := rec.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := rec.Err(); err != nil && runErr == nil {
+	if err := e.hw.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	h := rec.History()
-	res.Counts = results.Count(h)
+	res.Counts = runfolder.Count(h)
 	if runErr == nil {
 		e.phase.Set("checking")
-		res.Checkers, runErr = runCheckers(ctx, e.wl, h, workloads.CheckOptions{Dir: e.run.Dir}, e.t.CheckTimeout, e.t.CheckMemory)
+		res.Checkers, res.Verdict, runErr = judge(ctx, e.wl, h, workloads.CheckOptions{Dir: e.run.Dir}, e.t.CheckTimeout, e.t.CheckMemory)
 		if errors.Is(runErr, errCheckInterrupted) {
 			runErr = fmt.Errorf("run %w during the check", ErrInterrupted)
 		}
-		res.Verdict = combine(res.Checkers)
 	}
 	e.stopStatus()
 	if runErr != nil {
@@ -234,15 +245,13 @@ func (e *ending) finish(ctx context.Context, runErr error) (*Result, error) {
 		res.Errors = append(res.Errors, runErr.Error())
 	}
 	end := time.Now()
-	out := results.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
+	out := runfolder.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
 		Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
-	if err := e.run.WriteJSON("results.json", out); err != nil && runErr == nil {
+	// Their errors say which file: "write results.json: ...".
+	if err := e.run.WriteResults(&out); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := results.WriteReport(e.run.Dir); err != nil && runErr == nil {
-		runErr = err
-	}
-	if err := e.run.UpdateLatest(); err != nil && runErr == nil {
+	if err := report.Write(e.run.Dir); err != nil && runErr == nil {
 		runErr = err
 	}
 	return res, runErr

@@ -1,9 +1,9 @@
-// Package results owns the run folder: the history file (history.jsonl) and
-// its writer and reader, results.json, and the HTML report rendered from the
-// folder's files alone.
+// Package results holds no code; its subpackages own a run's files:
 //
-// The history format is the one of docs/formats.md: one JSON object a line, with
-// the fields index, time, process, type, f, key, value, node and error in
-// that order; key, node and error are left out when empty and value is
-// always present (null when the operation has none).
+//   - history: the history.jsonl codec (writer, reader, validation);
+//   - runfolder: the run folder (creating it, test.json and results.json,
+//     the latest link, operation counts);
+//   - report: report.html rendered from a run folder's files alone, and
+//     report/serve, the browser of every run under a results root;
+//   - junit: the JUnit XML report for CI.
 package results

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -153,15 +154,16 @@ func newRun() *cobra.Command {
 					t.Target, t.Variant, t.Workload, strings.Join(orNone(t.Nemesis), ","), t.TimeLimit, t.Nodes, t.Provider)
 				res, err = faultline.Run(cmd.Context(), t)
 			}
+			// The JUnit report comes after results.json; a report that
+			// cannot be written makes the exit code 3.
+			var junitErr error
 			if junit != "" {
-				if jerr := faultline.WriteJUnit(junit, t, res, err, start); jerr != nil {
-					fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(jerr.Error()))
-				}
+				junitErr = faultline.WriteJUnit(junit, t, res, err, start)
 			}
 			if err != nil && res != nil && res.Dir != "" {
 				fmt.Fprintf(os.Stderr, "faultline: the history recorded so far is in %s\n", res.Dir)
 			}
-			return finish(res, err, jsonOut, &t)
+			return finishAfter(res, err, jsonOut, &t, junitErr)
 		},
 	}
 	f := cmd.Flags()
@@ -194,11 +196,25 @@ func newRun() *cobra.Command {
 // stdout, or with jsonOut one JSON object on stdout and the summary on
 // stderr; it returns the error that carries the exit code.
 func finish(res *faultline.Result, err error, jsonOut bool, t *faultline.Test) error {
+	return finishAfter(res, err, jsonOut, t, nil)
+}
+
+// finishAfter is finish for an outcome followed by a step that failed
+// with after (writing the JUnit report): the verdict is still shown, the
+// failure is one more line on stderr (and the JSON object's error), and
+// the exit code is 3.
+func finishAfter(res *faultline.Result, err error, jsonOut bool, t *faultline.Test, after error) error {
+	if err != nil && after != nil {
+		err = fmt.Errorf("%w (and %s)", err, after)
+	}
 	if !jsonOut {
 		if err != nil {
 			return err
 		}
 		res.WriteSummary(os.Stdout, t)
+		if after != nil {
+			return after
+		}
 		return exitError{res.Verdict.ExitCode()}
 	}
 	if err != nil {
@@ -206,11 +222,20 @@ func finish(res *faultline.Result, err error, jsonOut bool, t *faultline.Test) e
 	} else {
 		res.WriteSummary(os.Stderr, t)
 	}
-	if jerr := faultline.WriteJSON(os.Stdout, res, err); jerr != nil {
-		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(jerr.Error()))
+	s := faultline.NewSummary(res, err)
+	if err == nil && after != nil {
+		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(after.Error()))
+		s.ExitCode, s.Error = 3, after.Error()
+	}
+	b, jerr := json.Marshal(s)
+	if jerr == nil {
+		_, jerr = os.Stdout.Write(append(b, '\n'))
+	}
+	if jerr != nil {
+		fmt.Fprintf(os.Stderr, "faultline: write summary: %s\n", oneLine(jerr.Error()))
 		return exitError{3}
 	}
-	return exitError{faultline.ExitCode(res, err)}
+	return exitError{s.ExitCode}
 }
 
 func orNone(l []string) []string {

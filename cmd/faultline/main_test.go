@@ -395,6 +395,8 @@ func TestSetupErrorCleansUp(t *testing.T) {
 func TestSIGKILLLeavesCheckableHistory(t *testing.T) {
 	results := t.TempDir()
 	cmd, dir := startRun(t, results, 400, "--time-limit", "60s")
+	// latest names the run from its start, so a killed run is found.
+	assertLatest(t, results, dir)
 	cmd.Process.Kill()
 	waitExit(t, cmd, 30*time.Second)
 	// The nodes die with their parent (parent-death signal).
@@ -414,7 +416,7 @@ func TestSIGKILLLeavesCheckableHistory(t *testing.T) {
 
 func TestJSONAndJUnitOutputs(t *testing.T) {
 	results := t.TempDir()
-	junit := filepath.Join(t.TempDir(), "out", "junit.xml")
+	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, stdout, stderr := cli(t, "run", "--results", results, "--time-limit", "3s", "--nemesis-interval", "500ms",
 		"--json", "--junit", junit)
 	var s struct {
@@ -460,12 +462,12 @@ func TestJSONAndJUnitOutputs(t *testing.T) {
 			} `xml:"testcase"`
 		} `xml:"testsuite"`
 	}
-	if err := xml.Unmarshal(b, &suites); err != nil || len(suites.Suites) != 1 || len(suites.Suites[0].Cases) != 1 {
+	if err := xml.Unmarshal(b, &suites); err != nil || len(suites.Suites) != 1 || len(suites.Suites[0].Cases) != 2 {
 		t.Fatalf("junit: %v %+v", err, suites)
 	}
-	tc := suites.Suites[0].Cases[0]
-	if tc.Name != "linearizability" || (tc.Failure != nil) != (s.Verdict == "invalid") {
-		t.Fatalf("junit case %+v for verdict %s", tc, s.Verdict)
+	tc, stats := suites.Suites[0].Cases[0], suites.Suites[0].Cases[1]
+	if tc.Name != "linearizability" || (tc.Failure != nil) != (s.Verdict == "invalid") || stats.Name != "stats" || stats.Failure != nil {
+		t.Fatalf("junit cases %+v, %+v for verdict %s", tc, stats, s.Verdict)
 	}
 }
 

@@ -5,7 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/report"
+	"github.com/faultline/faultline/results/runfolder"
 	"github.com/spf13/cobra"
 )
 
@@ -15,10 +16,10 @@ func newReport() *cobra.Command {
 		Short: "Render report.html of a stored run again from its files and print its path",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := results.WriteReport(args[0]); err != nil {
+			if err := report.Write(args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stdout, filepath.Join(args[0], results.ReportFile))
+			fmt.Fprintln(os.Stdout, filepath.Join(args[0], runfolder.ReportFile))
 			return nil
 		},
 	}

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/faultline/faultline"
-	"github.com/faultline/faultline/results/serve"
+	"github.com/faultline/faultline/results/report/serve"
 	"github.com/spf13/cobra"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results"
+	"github.com/faultline/faultline/results/history"
 )
 
 // nopClient answers every operation ok at once, so the benchmarks measure
@@ -25,7 +25,7 @@ func (okClient) Close() error                                 { return nil }
 func BenchmarkController(b *testing.B) {
 	for _, conc := range []int{10, 100} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			hw, err := results.NewHistoryWriter(filepath.Join(b.TempDir(), "history.jsonl"))
+			hw, err := history.NewWriter(filepath.Join(b.TempDir(), "history.jsonl"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -37,6 +37,9 @@ func BenchmarkController(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			if _, err := Run(context.Background(), cfg); err != nil {
+				b.Fatal(err)
+			}
+			if err := cfg.Recorder.Close(); err != nil {
 				b.Fatal(err)
 			}
 			if err := hw.Close(); err != nil {
