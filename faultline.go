@@ -12,6 +12,7 @@ package faultline
 import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/node"
+	"github.com/faultline/faultline/internal/provider/docker"
 	"github.com/faultline/faultline/internal/registry"
 )
 
@@ -64,9 +65,10 @@ var ErrBadInput = core.ErrBadInput
 const Version = "0.1.0"
 
 // NodeMain returns at once unless this process was started as a faultline
-// node by the local provider; then it runs the node until it is told to stop
-// and exits the process. Call it first in main, and in TestMain of tests
+// node by the local provider (or as a docker run's reaper); then it runs the
+// node until it is told to stop and exits the process. Call it first in main, and in TestMain of tests
 // that call Run on the local provider.
 func NodeMain() {
+	docker.MainIfReaper()
 	node.MainIfNode(registry.Target)
 }
