@@ -127,6 +127,7 @@ func (c *Cluster) startReaper(ctx context.Context) error {
 	var tok [16]byte
 	rand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
+	begin := time.Now()
 	if err := c.launchReaper(ctx, token, reaperWait); err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (c *Cluster) startReaper(ctx context.Context) error {
 		return fmt.Errorf("reaper: %w", err)
 	}
 	c.reaper.conn = conn
-	c.log.Debug("reaper armed", "container", c.reaper.name, "addr", c.reaper.addr)
+	c.log.Debug("reaper armed", "container", c.reaper.name, "addr", c.reaper.addr, "after", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
