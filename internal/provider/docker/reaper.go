@@ -193,7 +193,7 @@ func (c *Cluster) launchReaper(ctx context.Context, token string, wait time.Dura
 
 // errReaperGone is returned by connectReaper when the reaper container
 // stopped before it answered.
-var errReaperGone = errors.New("the reaper container exited before it answered")
+var errReaperGone = errors.New("container exited before it answered")
 
 // connectReaper polls the reaper's published port until the reaper
 // answers the hello, ctx ends or the reaper container is gone. The
@@ -217,9 +217,12 @@ func (c *Cluster) connectReaper(ctx context.Context, token string) (net.Conn, er
 				return nil, err
 			}
 			last = err
+			if c.reaperGone(ctx) {
+				last = errReaperGone
+			}
 		}
-		if last != nil && errors.Is(last, errReaperGone) {
-			return nil, fmt.Errorf("%w (does %s in image %s call faultline.NodeMain first?)", last, NodeBinary, c.cfg.ReaperImage)
+		if errors.Is(last, errReaperGone) {
+			return nil, fmt.Errorf("%w (is %s in image %s a faultline binary that calls faultline.NodeMain first?)", last, NodeBinary, c.cfg.ReaperImage)
 		}
 		select {
 		case <-ctx.Done():
@@ -229,11 +232,17 @@ func (c *Cluster) connectReaper(ctx context.Context, token string) (net.Conn, er
 			return nil, fmt.Errorf("no answer within %s: %v", reaperConnectTimeout, last)
 		case <-tick.C:
 		}
-		if st, err := c.eng.ContainerInspect(ctx, c.reaper.id, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) ||
-			(err == nil && st.Container.State != nil && !st.Container.State.Running) {
-			last = errReaperGone
-		}
 	}
+}
+
+// reaperGone reports whether the reaper container is known to have
+// stopped or gone.
+func (c *Cluster) reaperGone(ctx context.Context) bool {
+	in, err := c.eng.ContainerInspect(ctx, c.reaper.id, client.ContainerInspectOptions{})
+	if err != nil {
+		return cerrdefs.IsNotFound(err)
+	}
+	return in.Container.State != nil && !in.Container.State.Running
 }
 
 // reaperAddr returns where the reaper's port is published on 127.0.0.1,
@@ -419,7 +428,7 @@ func reaperMain(raw string, out io.Writer) int {
 		log.Error("cannot reap", "err", engErr)
 		return 1
 	}
-	if err := Reap(ctx, eng, cfg.Run, log); err != nil {
+	if err := reap(ctx, eng, cfg.Run, log); err != nil {
 		log.Error("reap", "err", err)
 		return 1
 	}
@@ -481,13 +490,13 @@ func holdController(conn net.Conn, r *bufio.Reader, log *slog.Logger) bool {
 	}
 }
 
-// Reap removes every container (paused ones included) and then every
+// reap removes every container (paused ones included) and then every
 // network labelled faultline=1 and faultline.run=runID, except the run's
 // reaper container, and writes what it removed to log. It repeats the
 // removal until two passes in a row find nothing, so that an object whose
 // creation was under way is caught too, for at most two minutes. It never
 // touches an object without both labels.
-func Reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error {
+func reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, reapTimeout)
 	defer cancel()
 	keep := func(labels map[string]string) bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/faultline/faultline/internal/images"
 	"github.com/faultline/faultline/targets/demokv"
 )
 
@@ -255,5 +257,26 @@ func TestCloseLeavesNoReaper(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	t.Logf("closed in %v", time.Since(begin).Round(time.Millisecond))
+	checkNothingLeft(t, eng, cfg.RunID)
+}
+
+func TestStartFailsWhenTheReaperCannotRun(t *testing.T) {
+	eng := engine(t)
+	cfg := testConfig(t, eng, 1, "")
+	// The base image has no faultline binary.
+	base, err := images.EnsureBase(t.Context(), eng, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ReaperImage = base
+	c, err := Start(t.Context(), cfg)
+	if err == nil {
+		c.Close(context.Background())
+		t.Fatal("Start succeeded without a reaper")
+	}
+	if !strings.Contains(err.Error(), "reaper") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Start: %q, want one line about the reaper", err)
+	}
+	t.Logf("Start: %v", err)
 	checkNothingLeft(t, eng, cfg.RunID)
 }

@@ -146,7 +146,7 @@ func TestReaperWithoutEngineRefusesItsController(t *testing.T) {
 }
 
 // fakeEngine holds containers and networks in memory; it implements the
-// calls Reap makes and ignores list filters, so that the label checks of
+// calls reap makes and ignores list filters, so that the label checks of
 // the removal itself are what is tested.
 type fakeEngine struct {
 	Engine // nil: other calls panic
@@ -259,12 +259,12 @@ func TestReapRemovesTheRunAndNothingElse(t *testing.T) {
 			{Network: network.Network{ID: "bridge", Name: "bridge"}},
 		},
 	}
-	if err := Reap(t.Context(), f, "r1", slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("Reap: %v", err)
+	if err := reap(t.Context(), f, "r1", slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("reap: %v", err)
 	}
 	want := []string{"bridge", "net-r2", "no-run-label", "other-run", "prefix-run", "reaper", "run-label-only", "unlabelled"}
 	if got := f.names(); !slices.Equal(got, want) {
-		t.Fatalf("after Reap the engine holds %v, want %v", got, want)
+		t.Fatalf("after reap the engine holds %v, want %v", got, want)
 	}
 	if !slices.Equal(f.unpaused, []string{"node2-paused"}) {
 		t.Fatalf("unpaused %v, want the paused node only", f.unpaused)
