@@ -455,7 +455,7 @@ func awaitController(ln net.Listener, token string, wait time.Duration, engErr e
 			continue
 		}
 		if engErr != nil {
-			fmt.Fprintf(conn, "error the reaper cannot reach the engine through %s: %s\n", reaperSocket, strings.Join(strings.Fields(engErr.Error()), " "))
+			fmt.Fprintf(conn, "error cannot reach the engine through %s: %s\n", reaperSocket, strings.Join(strings.Fields(engErr.Error()), " "))
 			conn.Close()
 			return nil, nil, engErr
 		}
