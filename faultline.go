@@ -12,6 +12,7 @@ package faultline
 import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/node"
+	"github.com/faultline/faultline/internal/provider/docker"
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/targets"
 )
@@ -65,12 +66,13 @@ var ErrBadInput = core.ErrBadInput
 const Version = "0.1.0"
 
 // NodeMain returns at once unless this process was started as a faultline
-// node by the local provider; then it runs the node until it is told to stop
-// and exits the process. Call it first in main, and in TestMain of tests
-// that call Run on the local provider, passing the targets the program
-// defines itself (those outside the CLI's registry) so that their nodes can
-// be found.
+// node by the local provider (or as a docker run's reaper); then it runs
+// the node until it is told to stop and exits the process. Call it first in
+// main, and in TestMain of tests that call Run on the local provider,
+// passing the targets the program defines itself (those outside the CLI's
+// registry) so that their nodes can be found.
 func NodeMain(own ...targets.Target) {
+	docker.MainIfReaper()
 	node.MainIfNode(func(name string) (targets.Target, bool) {
 		for _, t := range own {
 			if t.Name() == name {

@@ -114,7 +114,7 @@ func startDocker(ctx context.Context, t Test, target targets.Target, dir string,
 	}
 	binary := t.NodeBinary
 	if binary == "" {
-		if binary, err = images.NodeBinary(ctx); err != nil {
+		if binary, err = images.NodeBinary(ctx, out); err != nil {
 			cli.Close()
 			return nil, err
 		}

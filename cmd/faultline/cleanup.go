@@ -12,8 +12,10 @@ func newCleanup() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cleanup",
 		Short: "Remove the containers and networks that crashed docker runs left behind",
-		Long: "Remove every container and network labelled faultline=1. Only the label is trusted:\n" +
-			"nothing faultline did not create is touched. Runs still going on are removed too.",
+		Long: "Remove every container and network labelled faultline=1 and with a run id. Each run's reaper\n" +
+			"already removes the run when its controller dies; this removes what is left after that.\n" +
+			"Only the labels are trusted: nothing faultline did not create is touched. Runs still going on\n" +
+			"are removed too.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cli, err := docker.Connect(cmd.Context())

@@ -110,8 +110,11 @@ func TestDockerSIGINTRemovesEverything(t *testing.T) {
 	results := t.TempDir()
 	cmd, dir := startRunWith(t, staticBinary(t), results, 200, "--provider", "docker", "--time-limit", "60s", "--nemesis", "partition,pause", "--nemesis-interval", "1s")
 	runID, _ := layout(t, dir)
-	if n := len(labelled(t, runID)); n != 4 {
-		t.Fatalf("mid-run the engine holds %d objects of the run, want 3 containers and 1 network", n)
+	if n := len(labelled(t, runID)); n != 5 {
+		t.Fatalf("mid-run the engine holds %d objects of the run, want 3 nodes, the reaper and 1 network", n)
+	}
+	if reaper(t, runID) == "" {
+		t.Fatal("mid-run the run has no reaper")
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	if code := waitExit(t, cmd, 90*time.Second); code != 3 {
@@ -135,15 +138,73 @@ func TestDockerSetupErrorRemovesEverything(t *testing.T) {
 	}
 }
 
+// reaper returns the id of the run's reaper container, or "".
+func reaper(t *testing.T, runID string) string {
+	t.Helper()
+	return dockerCLI(t, "ps", "-q", "--filter", "label=faultline.run="+runID, "--filter", "label=faultline.reaper=1")
+}
+
+// waitNoneLeft polls (bounded by within) until the engine holds nothing
+// of the run, and returns how long that took.
+func waitNoneLeft(t *testing.T, runID string, within time.Duration) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for {
+		left := labelled(t, runID)
+		if len(left) == 0 {
+			return time.Since(begin)
+		}
+		if time.Since(begin) > within {
+			t.Fatalf("%v after the controller died the engine still holds %v", within, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDockerReaperAfterSIGKILL: a controller killed mid-run, with a node
+// paused, leaves nothing behind: the run's reaper removes its containers
+// and network within seconds.
+func TestDockerReaperAfterSIGKILL(t *testing.T) {
+	testenv.NeedDocker(t)
+	results := t.TempDir()
+	cmd, dir := startRun(t, results, 100, "--provider", "docker", "--time-limit", "60s", "--nemesis", "pause=minority", "--nemesis-interval", "1s")
+	runID, _ := layout(t, dir)
+	// Kill while a node is paused, so that the reaper has a paused one to
+	// remove.
+	deadline := time.Now().Add(30 * time.Second)
+	for dockerCLI(t, "ps", "-q", "--filter", "label=faultline.run="+runID, "--filter", "status=paused") == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no node of the run was paused within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := labelled(t, runID)
+	cmd.Process.Kill()
+	waitExit(t, cmd, 30*time.Second)
+	took := waitNoneLeft(t, runID, 20*time.Second)
+	t.Logf("the reaper removed the run's %d containers and network %v after SIGKILL of the controller", len(before)-1, took.Round(time.Millisecond))
+	// The partial history of the killed run is still checkable.
+	if code, out, stderr := cli(t, "check", dir); code > 2 || !strings.Contains(out, "linearizability") {
+		t.Fatalf("check of the killed docker run: exit %d: %s %s", code, out, stderr)
+	}
+}
+
+// TestDockerCleanupAfterSIGKILL: when the reaper is gone too, `faultline
+// cleanup` removes what the killed controller left, and only that.
 func TestDockerCleanupAfterSIGKILL(t *testing.T) {
 	testenv.NeedDocker(t)
 	results := t.TempDir()
 	cmd, dir := startRunWith(t, staticBinary(t), results, 300, "--provider", "docker", "--time-limit", "60s")
 	runID, image := layout(t, dir)
+	id := reaper(t, runID)
+	if id == "" {
+		t.Fatal("the run has no reaper")
+	}
+	dockerCLI(t, "rm", "-f", id)
 	cmd.Process.Kill()
 	waitExit(t, cmd, 30*time.Second)
 	if len(labelled(t, runID)) == 0 {
-		t.Fatal("a killed controller left nothing: the test proves nothing")
+		t.Fatal("a killed controller without its reaper left nothing: the test proves nothing")
 	}
 	// A container faultline did not create must survive the cleanup.
 	other := dockerCLI(t, "run", "-d", "--entrypoint", "sleep", image, "300")

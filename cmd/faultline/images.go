@@ -49,7 +49,7 @@ func newImagesBuild() *cobra.Command {
 			case source != "":
 				binary, err = images.BuildBinary(ctx, source)
 			default:
-				binary, err = images.NodeBinary(ctx)
+				binary, err = images.NodeBinary(ctx, os.Stderr)
 			}
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -388,6 +389,9 @@ func removeTree(dir string, out io.Writer) {
 
 // mountsUnder lists the mount points below dir, deepest first.
 func mountsUnder(dir string) ([]string, error) {
+	if runtime.GOOS != "linux" {
+		return nil, nil // debootstrap mounts nothing elsewhere
+	}
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/faultline/faultline/internal/provider/lifecycle"
@@ -37,12 +39,19 @@ func Cleanup(ctx context.Context, eng Engine, out io.Writer) (removed []string, 
 
 // removeLabelled removes the containers, then the networks, that the
 // engine lists under filter and that keep also accepts (by their labels:
-// a second check that does not rely on the engine's filtering). It goes on
-// after a failure and returns what it removed and the failures joined.
+// a second check that does not rely on the engine's filtering). Containers
+// go at once, each by force; a paused one is resumed first, since not
+// every engine kills a frozen container. It goes on after a failure and
+// returns what it removed and the failures joined.
 func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep func(map[string]string) bool, out io.Writer) ([]string, error) {
-	var removed []string
-	var errs []error
+	var (
+		mu      sync.Mutex
+		removed []string
+		errs    []error
+	)
 	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
 		removed = append(removed, s)
 		if out != nil {
 			fmt.Fprintf(out, "removed %s\n", s)
@@ -52,13 +61,20 @@ func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
+	var doomed []container.Summary
 	for _, ct := range cs.Items {
-		if !keep(ct.Labels) {
-			continue
+		if keep(ct.Labels) {
+			doomed = append(doomed, ct)
 		}
+	}
+	errs = append(errs, lifecycle.Each(doomed, func(ct container.Summary) error {
 		name := shortID(ct.ID)
 		if len(ct.Names) > 0 {
 			name = strings.TrimPrefix(ct.Names[0], "/")
+		}
+		if ct.State == container.StatePaused {
+			// A failure shows in the removal below.
+			eng.ContainerUnpause(ctx, ct.ID, client.ContainerUnpauseOptions{})
 		}
 		_, err := eng.ContainerRemove(ctx, ct.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		switch {
@@ -67,9 +83,10 @@ func removeLabelled(ctx context.Context, eng Engine, filter client.Filters, keep
 		case cerrdefs.IsNotFound(err):
 			// Gone already, for example removed on its own.
 		default:
-			errs = append(errs, fmt.Errorf("remove container %s: %w", name, err))
+			return fmt.Errorf("remove container %s: %w", name, err)
 		}
-	}
+		return nil
+	})...)
 	ns, err := eng.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 	if err != nil {
 		return removed, lifecycle.JoinErrors(append(errs, fmt.Errorf("list networks: %w", err))...)

@@ -7,8 +7,9 @@
 // else a toxic on the in-process toxiproxy proxy every client passes.
 //
 // Everything a cluster creates carries the labels faultline=1 and
-// faultline.run=<run id>; Close removes it all, and Cleanup removes what
-// crashed runs left behind.
+// faultline.run=<run id>; Close removes it all. A reaper container per run
+// removes it all too when the controller dies without Close (see
+// MainIfReaper), and Cleanup removes whatever is left after that.
 package docker
 
 import (
@@ -92,6 +93,10 @@ type Config struct {
 	// means NodeBinary alone. The node configuration arrives in the
 	// environment.
 	Cmd []string
+	// ReaperImage is the image of the run's reaper container: it must
+	// hold at NodeBinary a faultline binary that calls MainIfReaper first
+	// (faultline.NodeMain does). Empty means Image.
+	ReaperImage string
 	// RunID names the run in container and network names and in the
 	// faultline.run label; empty means a fresh random one. It must be
 	// unique among the runs on the engine.
@@ -169,6 +174,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StopGrace == 0 {
 		c.StopGrace = DefaultStopGrace
 	}
+	if c.ReaperImage == "" {
+		c.ReaperImage = c.Image
+	}
 	c.Cmd = slices.Clone(c.Cmd)
 	if len(c.Cmd) == 0 {
 		c.Cmd = []string{NodeBinary}
@@ -198,6 +206,7 @@ type Cluster struct {
 	nodes  []*node
 	byName map[string]*node
 	net    netInfo
+	reaper reaperState
 
 	server  *toxiproxy.ApiServer
 	workers sync.WaitGroup // proxy workers
@@ -287,9 +296,11 @@ func Planned(nodes []targets.Node) *Cluster {
 }
 
 // Start starts a cluster as cfg describes and returns once every node
-// serves requests (Target.Ready on its published API address). It creates
-// the run's network, one container per node (capability NET_ADMIN only,
-// never privileged) and a client proxy per node. It fails when a node's
+// serves requests (Target.Ready on its published API address). It first
+// starts the run's reaper (a container that removes the run when the
+// controller dies; see MainIfReaper) and connects to it, then creates the
+// run's network, one container per node (capability NET_ADMIN only, never
+// privileged) and a client proxy per node. It fails when a node's
 // container exits first, when a node is not ready within ReadyTimeout, or
 // when ctx ends; everything already created is then removed before Start
 // returns the error, which names the node at fault and quotes its last log
@@ -387,7 +398,11 @@ func (c *Cluster) start(ctx context.Context) error {
 
 	// Requests that create something run to their end even when ctx ends
 	// (then Start stops after them), so that every object the engine
-	// makes is known to Close, which removes it.
+	// makes is known to Close, which removes it. The reaper comes first:
+	// from then on a dead controller leaves nothing behind.
+	if err := c.startReaper(ctx); err != nil {
+		return err
+	}
 	if err := c.createNetwork(ctx); err != nil {
 		return err
 	}
@@ -533,7 +548,9 @@ func (c *Cluster) FaultMechanism(kind string) string {
 
 // Close stops the cluster: it resumes paused containers, stops every
 // container (SIGTERM, then SIGKILL after StopGrace), removes them and every
-// other container and network labelled with the run's id, stops the log
+// other container and network labelled with the run's id, tells the
+// reaper it is done (it then exits and the engine removes it; when the
+// removal failed, the reaper is left to try once more), stops the log
 // streams and the client proxies, and closes the engine client if Start
 // made it. It waits for a fault method still running to return (their
 // waits are cut short). Close is idempotent: later calls return nil at
@@ -553,6 +570,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		waitGroup(&c.logs, 2*time.Second)
 		c.stopLogs()
 		errs = append(errs, c.removeRun(ctx)...)
+		errs = append(errs, c.closeReaper(ctx, len(errs) == 0))
 	}
 	c.stopLogs()
 	c.logs.Wait()
@@ -631,9 +649,11 @@ type Layout struct {
 	RunID    string        `json:"run_id"`
 	Image    string        `json:"image"`
 	Network  LayoutNetwork `json:"network"`
-	Nodes    []LayoutNode  `json:"nodes"`
-	Links    []LayoutLink  `json:"links"`
-	Addrs    []string      `json:"addrs"`
+	// Reaper is the run's reaper container and its published port.
+	Reaper LayoutReaper `json:"reaper"`
+	Nodes  []LayoutNode `json:"nodes"`
+	Links  []LayoutLink `json:"links"`
+	Addrs  []string     `json:"addrs"`
 }
 
 // LayoutNetwork is the run's network in cluster.json.
@@ -642,6 +662,13 @@ type LayoutNetwork struct {
 	ID      string `json:"id"`
 	Subnet  string `json:"subnet"`
 	Gateway string `json:"gateway"`
+}
+
+// LayoutReaper is the run's reaper in cluster.json.
+type LayoutReaper struct {
+	Container   string `json:"container"`
+	ContainerID string `json:"container_id"`
+	Addr        string `json:"addr"`
 }
 
 // LayoutNode is one node in cluster.json. APIAddr and PeerAddr are its
@@ -689,6 +716,7 @@ func (c *Cluster) writeLayout() error {
 		RunID:    c.cfg.RunID,
 		Image:    c.cfg.Image,
 		Network:  LayoutNetwork{Name: c.net.name, ID: c.net.id, Subnet: c.net.subnet, Gateway: c.net.gateway},
+		Reaper:   LayoutReaper{Container: c.reaper.name, ContainerID: c.reaper.id, Addr: c.reaper.addr},
 	}
 	for _, n := range c.nodes {
 		rel, _ := filepath.Rel(c.cfg.Dir, n.logPath)
@@ -715,6 +743,9 @@ func (c *Cluster) writeLayout() error {
 		}
 		l.Links = append(l.Links, LayoutLink{From: nemesis.Clients, To: n.name, Addr: n.link.Addr, Upstream: n.link.Upstream()})
 		l.Addrs = append(l.Addrs, n.link.Addr)
+	}
+	if c.reaper.addr != "" {
+		l.Addrs = append(l.Addrs, c.reaper.addr)
 	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {

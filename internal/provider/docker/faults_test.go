@@ -516,12 +516,13 @@ func TestCleanupRemovesLabelledLeftoversOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Cleanup removed %v", removed)
-	want := []string{"container faultline-" + cfg.RunID + "-n1", "container faultline-" + cfg.RunID + "-n2", "network faultline-" + cfg.RunID}
+	want := []string{"container faultline-" + cfg.RunID + "-n1", "container faultline-" + cfg.RunID + "-n2",
+		"container faultline-" + cfg.RunID + "-reaper", "network faultline-" + cfg.RunID}
 	slices.Sort(removed)
 	if !slices.Equal(removed, want) {
 		t.Errorf("removed %v, want %v", removed, want)
 	}
-	if k := strings.Count(out.String(), "removed "); k != 3 {
+	if k := strings.Count(out.String(), "removed "); k != len(want) {
 		t.Errorf("output %q", out.String())
 	}
 	checkNothingLeft(t, eng, cfg.RunID)

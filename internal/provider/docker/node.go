@@ -627,12 +627,13 @@ func (c *Cluster) stopAll(ctx context.Context) {
 }
 
 // removeRun removes every container and then every network labelled with
-// the run's id, the ones the cluster knows and any it lost track of.
+// the run's id, the ones the cluster knows and any it lost track of, but
+// the reaper (closeReaper ends it).
 func (c *Cluster) removeRun(ctx context.Context) []error {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	removed, err := removeLabelled(ctx, c.eng, labelFilter(LabelRun, c.cfg.RunID), func(labels map[string]string) bool {
-		return labels[LabelFaultline] == "1" && labels[LabelRun] == c.cfg.RunID
+		return labels[LabelFaultline] == "1" && labels[LabelRun] == c.cfg.RunID && labels[LabelReaper] != "1"
 	}, nil)
 	for _, r := range removed {
 		c.log.Debug("removed", "what", r)
