@@ -200,8 +200,8 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Target = nil }, "no target"},
-		{func(c *Config) { c.Nodes = 0 }, "between 1 and"},
-		{func(c *Config) { c.Nodes = MaxNodes + 1 }, "between 1 and"},
+		{func(c *Config) { c.Nodes = 0 }, "at least 1"},
+		{func(c *Config) { c.Nodes = MaxNodes + 1 }, "at most 32 nodes"},
 		{func(c *Config) { c.Dir = "" }, "run folder"},
 		{func(c *Config) { c.Image = "" }, "image"},
 		{func(c *Config) { c.RunID = "bad id" }, "run id"},
@@ -212,6 +212,9 @@ func TestConfigValidate(t *testing.T) {
 		c := ok
 		tc.mut(&c)
 		err := c.Validate()
+		if err == nil {
+			_, err = Plan(c) // the layout's size is the plan's to check
+		}
 		if !errors.Is(err, core.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want bad input about %q", c, err, tc.want)
 		}
