@@ -95,3 +95,27 @@ func TestSafeIsValid(t *testing.T) {
 		t.Fatalf("safe verdicts %v, want every run valid", got)
 	}
 }
+
+// TestSafeSurvivesKillingEveryNode: killing every node of the raft variant
+// at once, by role, must restart them together (none becomes ready without
+// a quorum of the others): the heal succeeds, no nemesis error is noted,
+// operations succeed after the windows and the run is valid.
+func TestSafeSurvivesKillingEveryNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end runs are skipped with -short")
+	}
+	tt := faultline.DefaultTest()
+	tt.Variant = "safe"
+	tt.Nemesis = []string{"kill=role:kv,all"}
+	tt.NemesisInterval = time.Second
+	tt.TimeLimit = 5 * time.Second
+	tt.Results = t.TempDir()
+	res, err := faultline.Run(t.Context(), tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != faultline.Valid || len(res.Errors) != 0 || res.Counts.Nemesis < 4 || res.Counts.OK == 0 {
+		t.Fatalf("verdict %s, errors %q, counts %+v; want valid, no errors, two kill windows, operations that succeeded",
+			res.Verdict, res.Errors, res.Counts)
+	}
+}

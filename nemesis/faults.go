@@ -492,9 +492,17 @@ func (k *Kill) Stop(ctx context.Context, c Cluster) (any, error) {
 	if err != nil {
 		return NodesValue{Nodes: []string{}}, err
 	}
-	done, errs := eachOf(ctx, k.killed, kl.Restart)
+	done := slices.Clone(k.killed)
+	if done == nil {
+		done = []string{}
+	}
+	if len(k.killed) > 0 {
+		if err = kl.Restart(ctx, k.killed...); err != nil {
+			done = []string{}
+		}
+	}
 	k.killed = nil
-	return NodesValue{Nodes: done}, joinErr("restart", errs)
+	return NodesValue{Nodes: done}, joinErr("restart", errorsOf(err))
 }
 
 // Pause is the pause fault: each window pauses the nodes its Selection
@@ -573,6 +581,14 @@ func eachOf(ctx context.Context, nodes []string, act func(context.Context, strin
 		done = append(done, n)
 	}
 	return done, errs
+}
+
+// errorsOf returns err as a list: empty when nil.
+func errorsOf(err error) []error {
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 // joinErr wraps every error of errs under what, on one line.

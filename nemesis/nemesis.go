@@ -69,9 +69,10 @@ type LossInjector interface {
 type Killer interface {
 	// Kill stops node's process at once (SIGKILL or equivalent).
 	Kill(ctx context.Context, node string) error
-	// Restart starts a killed node again with its data and waits until it
-	// serves requests.
-	Restart(ctx context.Context, node string) error
+	// Restart starts killed nodes again with their data, all of them
+	// before it waits, and waits until every one serves requests (nodes
+	// that need a quorum of each other become ready together).
+	Restart(ctx context.Context, nodes ...string) error
 }
 
 // Pauser freezes and unfreezes nodes.

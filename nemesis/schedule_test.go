@@ -26,7 +26,15 @@ type fakeCluster struct {
 	calls []string
 }
 
-var _ nemesis.Cluster = (*fakeCluster)(nil)
+var (
+	_ nemesis.Cluster         = (*fakeCluster)(nil)
+	_ nemesis.Partitioner     = (*fakeCluster)(nil)
+	_ nemesis.LatencyInjector = (*fakeCluster)(nil)
+	_ nemesis.LossInjector    = (*fakeCluster)(nil)
+	_ nemesis.Killer          = (*fakeCluster)(nil)
+	_ nemesis.Pauser          = (*fakeCluster)(nil)
+	_ nemesis.Healer          = (*fakeCluster)(nil)
+)
 
 func newFake(n int) *fakeCluster { return &fakeCluster{nodes: names(n), failOn: map[string]bool{}} }
 
@@ -68,12 +76,19 @@ func (f *fakeCluster) ClearLatency(context.Context) error { return f.call("clear
 func (f *fakeCluster) SetLoss(_ context.Context, p float64) error {
 	return f.call(fmt.Sprintf("loss %v", p))
 }
-func (f *fakeCluster) ClearLoss(context.Context) error           { return f.call("clear-loss") }
-func (f *fakeCluster) Kill(_ context.Context, n string) error    { return f.call("kill " + n) }
-func (f *fakeCluster) Restart(_ context.Context, n string) error { return f.call("restart " + n) }
-func (f *fakeCluster) Pause(_ context.Context, n string) error   { return f.call("pause " + n) }
-func (f *fakeCluster) Resume(_ context.Context, n string) error  { return f.call("resume " + n) }
-func (f *fakeCluster) HealAll(context.Context) error             { return f.call("heal-all") }
+func (f *fakeCluster) ClearLoss(context.Context) error        { return f.call("clear-loss") }
+func (f *fakeCluster) Kill(_ context.Context, n string) error { return f.call("kill " + n) }
+func (f *fakeCluster) Restart(_ context.Context, ns ...string) error {
+	for _, n := range ns {
+		if err := f.call("restart " + n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *fakeCluster) Pause(_ context.Context, n string) error  { return f.call("pause " + n) }
+func (f *fakeCluster) Resume(_ context.Context, n string) error { return f.call("resume " + n) }
+func (f *fakeCluster) HealAll(context.Context) error            { return f.call("heal-all") }
 
 type event struct {
 	F     string

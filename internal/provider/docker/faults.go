@@ -481,35 +481,43 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	return nil
 }
 
-// Restart starts a killed (or exited) node's container again, with the
-// same configuration and data, reinstalls the faults in place in its new
-// network namespace, and waits until it serves requests or ReadyTimeout
-// passes. A restarted container may get another address on the run's
+// Restart starts killed (or exited) nodes' containers again, each with the
+// same configuration and data, reinstalls the faults in place in their new
+// network namespaces, and waits until every one serves requests or
+// ReadyTimeout passes. A restarted container may get another address on the run's
 // network and another published port; the other nodes' rules and its
 // client proxy follow. Restarting a running or paused node fails with
 // nemesis.ErrNodeState.
-func (c *Cluster) Restart(ctx context.Context, name string) error {
+func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 	if err := c.lockOpen("restart"); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	n, err := c.node("restart", name)
-	if err != nil {
-		return err
+	var nodes []*node
+	for _, name := range names {
+		n, err := c.node("restart", name)
+		if err != nil {
+			return err
+		}
+		actx, cancel := c.bounded(ctx, apiTimeout)
+		st, err := c.inspect(actx, n)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
+		if st.running {
+			return stateError("restart", n, st, "killed or exited")
+		}
+		nodes = append(nodes, n)
 	}
-	actx, cancel := c.bounded(ctx, apiTimeout)
-	st, err := c.inspect(actx, n)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("restart: %w", err)
+	for _, n := range nodes {
+		if err := c.startContainer(ctx, n); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
 	}
-	if st.running {
-		return stateError("restart", n, st, "killed or exited")
-	}
-	if err := c.startContainer(ctx, n); err != nil {
-		return fmt.Errorf("restart: %w", err)
-	}
-	if err := c.waitReady(ctx, []*node{n}, c.cfg.ReadyTimeout); err != nil {
+	// Wait for all at once: nodes that need each other (a quorum) become
+	// ready together.
+	if err := c.waitReady(ctx, nodes, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
 	return nil

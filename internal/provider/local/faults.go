@@ -182,26 +182,34 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	return nil
 }
 
-// Restart starts a killed (or crashed) node again with the same
-// configuration, addresses and data directory, and waits until it serves
-// requests or ReadyTimeout passes. Restarting a running or paused node
+// Restart starts killed (or crashed) nodes again, each with the same
+// configuration, addresses and data directory, and waits until every one
+// serves requests or ReadyTimeout passes. Restarting a running or paused node
 // fails with nemesis.ErrNodeState.
-func (c *Cluster) Restart(ctx context.Context, name string) error {
+func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 	if err := c.lockOpen("restart"); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	n, err := c.node("restart", name)
-	if err != nil {
-		return err
+	var nodes []*nodeProc
+	for _, name := range names {
+		n, err := c.node("restart", name)
+		if err != nil {
+			return err
+		}
+		if st := n.state(); st == stateRunning || st == statePaused {
+			return stateError("restart", n, "killed or exited")
+		}
+		nodes = append(nodes, n)
 	}
-	if st := n.state(); st == stateRunning || st == statePaused {
-		return stateError("restart", n, "killed or exited")
+	for _, n := range nodes {
+		if err := c.startProcess(n); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
 	}
-	if err := c.startProcess(n); err != nil {
-		return fmt.Errorf("restart: %w", err)
-	}
-	if err := c.waitReady(ctx, []*nodeProc{n}, c.cfg.ReadyTimeout); err != nil {
+	// Wait for all at once: nodes that need each other (a quorum) become
+	// ready together.
+	if err := c.waitReady(ctx, nodes, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
 	return nil
