@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,5 +220,46 @@ func TestUsersOwnTarget(t *testing.T) {
 				t.Fatalf("run folder %s", res.Dir)
 			}
 		})
+	}
+}
+
+// missingServer is a user target whose one role runs a server binary that
+// is not installed.
+type missingServer struct{ myRegister }
+
+func (missingServer) Name() string { return "missing-server" }
+func (missingServer) Layout(targets.Spec) (targets.Layout, error) {
+	return targets.Layout{Roles: []targets.Role{{Name: "db", Count: 1, Program: targets.Server{
+		Binary: "faultline-no-such-server", Package: "faultline-no-such-package",
+		Args: func(targets.NodeConfig) []string { return nil },
+	}}}}, nil
+}
+
+// TestUsersOwnTargetRefusedBeforeItStarts: a user's target is checked like
+// ours before anything is made: a Target name that contradicts System, a
+// server binary that is not installed (the error names the Debian package),
+// a fault on a role it does not have.
+func TestUsersOwnTargetRefusedBeforeItStarts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mut  func(*faultline.Test)
+		want string
+	}{
+		{"name", func(tt *faultline.Test) { tt.Target = "demo-kv" }, "names another target"},
+		{"binary", func(tt *faultline.Test) { tt.System = missingServer{} }, "apt-get install faultline-no-such-package"},
+		{"role", func(tt *faultline.Test) { tt.Nemesis = []string{"kill=role:nobody"} }, `no role "nobody" (its roles: register)`},
+	} {
+		tt := faultline.DefaultTest()
+		tt.Target, tt.System, tt.Variant, tt.Nodes = "", myRegister{}, "correct", 1
+		tt.Nemesis = nil
+		tt.Results = filepath.Join(t.TempDir(), "results")
+		tc.mut(&tt)
+		res, err := faultline.Run(t.Context(), tt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || res != nil {
+			t.Errorf("%s: Run = %v, %v; want an error saying %q and no result", tc.name, res, err, tc.want)
+		}
+		if _, serr := os.Stat(tt.Results); !os.IsNotExist(serr) {
+			t.Errorf("%s: the results root was made: %v", tc.name, serr)
+		}
 	}
 }
