@@ -12,6 +12,7 @@ import (
 	"net"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/targets"
@@ -114,4 +115,31 @@ func RedisCmd(ctx context.Context, addr, cmd string) (string, error) {
 		return strings.TrimSpace(v), err
 	}
 	return line, nil
+}
+
+// Set writes k = v on the server at addr.
+func Set(ctx context.Context, addr, k, v string) error {
+	resp, err := RedisCmd(ctx, addr, "SET "+k+" "+v)
+	if err == nil && resp != "+OK" {
+		err = fmt.Errorf("SET %s answered %q", k, resp)
+	}
+	return err
+}
+
+// Has polls the server at addr until it holds k = v and reports whether
+// it did within the time given (at most 1000 polls, 20 ms apart), or
+// before ctx ended.
+func Has(ctx context.Context, addr, k, v string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+		if got, err := RedisCmd(ctx, addr, "GET "+k); err == nil && got == v {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
 }

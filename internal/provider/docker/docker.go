@@ -202,7 +202,6 @@ type Cluster struct {
 	log    *slog.Logger
 	plan   []targets.Node
 	names  []string
-	roles  map[string][]string
 	nodes  []*node
 	byName map[string]*node
 	net    netInfo
@@ -289,7 +288,7 @@ func Plan(cfg Config) ([]targets.Node, error) {
 // and is closed: its fault methods fail with nemesis.ErrClosed. It tells
 // nemesis.Available what the docker provider can do before a run.
 func Planned(nodes []targets.Node) *Cluster {
-	c := &Cluster{plan: nodes, names: targets.Names(nodes), roles: targets.RoleMap(nodes), closed: true}
+	c := &Cluster{plan: nodes, names: targets.Names(nodes), closed: true}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.stopLife()
 	return c
@@ -318,7 +317,6 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg:       cfg,
 		plan:      plan,
 		names:     targets.Names(plan),
-		roles:     targets.RoleMap(plan),
 		eng:       cfg.Engine,
 		clientCut: map[*proxylink.Link]bool{},
 		log:       cfg.Logger.With("provider", "docker", "run", cfg.RunID),
@@ -442,14 +440,8 @@ func peerPort(r targets.Role) int {
 // Nodes lists the node names in cluster order.
 func (c *Cluster) Nodes() []string { return slices.Clone(c.names) }
 
-// Roles maps each role to its node names, in cluster order.
-func (c *Cluster) Roles() map[string][]string {
-	out := make(map[string][]string, len(c.roles))
-	for r, ns := range c.roles {
-		out[r] = slices.Clone(ns)
-	}
-	return out
-}
+// Roles maps each role to its node names, in cluster order (a fresh map).
+func (c *Cluster) Roles() map[string][]string { return targets.RoleMap(c.plan) }
 
 // Endpoints lists every node, in cluster order, with its role and the
 // address of its client proxy on 127.0.0.1.

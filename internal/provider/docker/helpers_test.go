@@ -54,6 +54,12 @@ var nodeImage = sync.OnceValues(func() (string, error) {
 	if tag := os.Getenv(envTestImage); tag != "" {
 		return tag, nil
 	}
+	return buildImage(images.Dockerfile)
+})
+
+// buildImage builds the image of recipe dockerfile with a faultline binary
+// built from this working tree, or finds it built.
+func buildImage(dockerfile string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	cli, err := Connect(ctx)
@@ -73,8 +79,8 @@ var nodeImage = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return images.EnsureNode(ctx, cli, bin, os.Stderr)
-})
+	return images.EnsureImage(ctx, cli, dockerfile, bin, os.Stderr)
+}
 
 // image returns the node image tag, building it the first time.
 func image(t testing.TB) string {

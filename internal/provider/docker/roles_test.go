@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/images"
 	"github.com/faultline/faultline/internal/testtargets"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -17,26 +16,7 @@ import (
 // redisImage builds (once per test binary) the redis-pair test target's
 // image from its own Dockerfile.
 var redisImage = sync.OnceValues(func() (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	cli, err := Connect(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer cli.Close()
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	root, err := images.ModuleRoot(wd)
-	if err != nil {
-		return "", err
-	}
-	bin, err := images.BuildBinary(ctx, root)
-	if err != nil {
-		return "", err
-	}
-	return images.EnsureImage(ctx, cli, string(testtargets.RedisPair{}.Dockerfile()), bin, os.Stderr)
+	return buildImage(string(testtargets.RedisPair{}.Dockerfile()))
 })
 
 // TestServerNodesInContainers runs real redis-server nodes from the
@@ -97,23 +77,12 @@ func TestServerNodesInContainers(t *testing.T) {
 	defer cancel()
 	set := func(k, v string) {
 		t.Helper()
-		if resp, err := testtargets.RedisCmd(ctx, addr["primary"], "SET "+k+" "+v); err != nil || resp != "+OK" {
-			t.Fatalf("SET %s: %q, %v", k, resp, err)
+		if err := testtargets.Set(ctx, addr["primary"], k, v); err != nil {
+			t.Fatal(err)
 		}
 	}
 	replicated := func(k, v string, within time.Duration) bool {
-		deadline := time.Now().Add(within)
-		for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
-			if got, err := testtargets.RedisCmd(ctx, addr["replica"], "GET "+k); err == nil && got == v {
-				return true
-			}
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		return false
+		return testtargets.Has(ctx, addr["replica"], k, v, within)
 	}
 	set("a", "1")
 	if !replicated("a", "1", 30*time.Second) {

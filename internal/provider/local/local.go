@@ -139,7 +139,6 @@ type Cluster struct {
 	log    *slog.Logger
 	plan   []targets.Node
 	names  []string
-	roles  map[string][]string
 	nodes  []*nodeProc
 	byName map[string]*nodeProc
 	ports  []int // reserved node ports, released by Close
@@ -222,7 +221,7 @@ func Plan(cfg Config) ([]targets.Node, error) {
 // and is closed: its fault methods fail with nemesis.ErrClosed. It tells
 // nemesis.Available what the local provider can do before a run.
 func Planned(nodes []targets.Node) *Cluster {
-	c := &Cluster{plan: nodes, names: targets.Names(nodes), roles: targets.RoleMap(nodes), closed: true}
+	c := &Cluster{plan: nodes, names: targets.Names(nodes), closed: true}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.stopLife()
 	return c
@@ -248,7 +247,6 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		log:    cfg.Logger.With("provider", "local"),
 		plan:   plan,
 		names:  targets.Names(plan),
-		roles:  targets.RoleMap(plan),
 		client: map[string]*proxylink.Link{},
 		byName: map[string]*nodeProc{},
 		pair:   map[[2]string]*proxylink.Link{},
@@ -374,14 +372,8 @@ func (n *nodeProc) peerListener() string {
 	return n.cfg.PeerAddr
 }
 
-// Roles maps each role to its node names, in cluster order.
-func (c *Cluster) Roles() map[string][]string {
-	out := make(map[string][]string, len(c.roles))
-	for r, ns := range c.roles {
-		out[r] = slices.Clone(ns)
-	}
-	return out
-}
+// Roles maps each role to its node names, in cluster order (a fresh map).
+func (c *Cluster) Roles() map[string][]string { return targets.RoleMap(c.plan) }
 
 // Endpoints lists every node, in cluster order, with its role and the
 // address of its client link.

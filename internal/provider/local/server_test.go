@@ -68,24 +68,12 @@ func TestServerNodes(t *testing.T) {
 	defer cancel()
 	set := func(k, v string) {
 		t.Helper()
-		if resp, err := testtargets.RedisCmd(ctx, addr["primary"], "SET "+k+" "+v); err != nil || resp != "+OK" {
-			t.Fatalf("SET %s: %q, %v", k, resp, err)
+		if err := testtargets.Set(ctx, addr["primary"], k, v); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// replicated polls the replica, bounded, until it has k = v.
 	replicated := func(k, v string, within time.Duration) bool {
-		deadline := time.Now().Add(within)
-		for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
-			if got, err := testtargets.RedisCmd(ctx, addr["replica"], "GET "+k); err == nil && got == v {
-				return true
-			}
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		return false
+		return testtargets.Has(ctx, addr["replica"], k, v, within)
 	}
 	set("a", "1")
 	if !replicated("a", "1", 20*time.Second) {
