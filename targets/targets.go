@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/core"
 )
@@ -197,6 +198,20 @@ type ClientConfig struct {
 	// Process is the client's process id; a target spreads its clients
 	// over nodes by it.
 	Process int
+	// Stall is the hook of the client-pause fault: a client calls it where
+	// a stop-the-world pause would hurt most (a lock holder between taking
+	// its lock and using it). It returns at once while the fault is off;
+	// while it is on it sleeps the fault's duration, or until ctx ends, and
+	// returns how long it slept. Nil means no such fault: call Stall.
+	Stall func(ctx context.Context) time.Duration
+}
+
+// Stalled calls c.Stall when set and returns how long the client stalled.
+func (c ClientConfig) Stalled(ctx context.Context) time.Duration {
+	if c.Stall == nil {
+		return 0
+	}
+	return c.Stall(ctx)
 }
 
 // Endpoint is one node as a client reaches it.
