@@ -128,6 +128,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		NewClient: func(p int) (core.Client, error) {
 			return target.NewClient(targets.ClientConfig{
 				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p,
+				Stall: plan.stall.Hook,
 			})
 		},
 	}
@@ -160,7 +161,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	})
 	if len(faults) > 0 {
 		g.Go(func() error {
-			return nemesis.Run(nemCtx, cluster, faults, t.NemesisInterval, nemRNG, record)
+			return nemesis.Run(nemCtx, plan.extend(cluster), faults, t.NemesisInterval, nemRNG, record)
 		})
 	}
 	workErr := g.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
@@ -191,4 +192,44 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		Status: t.Status, NodeBinary: t.NodeBinary,
 	}
 	return err
+}
+
+// DefaultTestFor returns DefaultTest adjusted to target (a name in the
+// registry): its first workload, and the defaults it declares
+// (targets.Defaulter). An unknown name gives DefaultTest with that target,
+// for Validate to refuse.
+func DefaultTestFor(target string) Test {
+	t := DefaultTest()
+	t.Target = target
+	return WithTargetDefaults(t, func(string) bool { return false })
+}
+
+// WithTargetDefaults returns t with its target's defaults applied to every
+// setting that set does not report as set by the user (set takes a run
+// flag's name, such as "nodes"): the target's first workload when t's
+// workload is not one of its own, and what targets.Defaulter declares for
+// --nodes, --op-timeout and --nemesis. Unknown targets are left alone.
+func WithTargetDefaults(t Test, set func(flag string) bool) Test {
+	tg, err := t.target()
+	if err != nil {
+		return t
+	}
+	if ws := tg.Workloads(); !set("workload") && len(ws) > 0 && !slices.Contains(ws, t.Workload) {
+		t.Workload = ws[0]
+	}
+	d, ok := tg.(targets.Defaulter)
+	if !ok {
+		return t
+	}
+	def := d.Defaults()
+	if def.Nodes > 0 && !set("nodes") {
+		t.Nodes = def.Nodes
+	}
+	if def.OpTimeout > 0 && !set("op-timeout") {
+		t.OpTimeout = def.OpTimeout
+	}
+	if def.Nemesis != nil && !set("nemesis") {
+		t.Nemesis = slices.Clone(def.Nemesis)
+	}
+	return t
 }

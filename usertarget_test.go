@@ -263,3 +263,30 @@ func TestUsersOwnTargetRefusedBeforeItStarts(t *testing.T) {
 		}
 	}
 }
+
+// withDefaults is myRegister with defaults of its own.
+type withDefaults struct{ myRegister }
+
+func (withDefaults) Defaults() targets.Defaults {
+	return targets.Defaults{Nodes: 5, OpTimeout: 3 * time.Second, Nemesis: []string{"pause"}}
+}
+
+// TestTargetDefaultsApplyToWhatTheUserDidNotSet: a target's defaults
+// replace the embedded default's, except for what the user set; a
+// workload the target lacks becomes its first.
+func TestTargetDefaultsApplyToWhatTheUserDidNotSet(t *testing.T) {
+	tt := faultline.DefaultTest()
+	tt.Target, tt.System, tt.Workload = "", withDefaults{}, "bank"
+	got := faultline.WithTargetDefaults(tt, func(flag string) bool { return flag == "nodes" })
+	if got.Workload != "register" || got.Nodes != tt.Nodes || got.OpTimeout != 3*time.Second || strings.Join(got.Nemesis, ",") != "pause" {
+		t.Fatalf("workload %q nodes %d op timeout %s nemesis %v; want register, the user's %d nodes, 3s, pause",
+			got.Workload, got.Nodes, got.OpTimeout, got.Nemesis, tt.Nodes)
+	}
+	same := faultline.WithTargetDefaults(tt, func(string) bool { return true })
+	if same.Workload != "bank" || same.OpTimeout != tt.OpTimeout || same.Nodes != tt.Nodes {
+		t.Fatalf("settings the user made were replaced: %+v", same)
+	}
+	if d := faultline.DefaultTestFor("demo-kv"); d.Workload != "register" || d.Nodes != 3 {
+		t.Fatalf("DefaultTestFor(demo-kv) = %+v", d)
+	}
+}

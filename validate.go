@@ -49,11 +49,22 @@ type runPlan struct {
 	provider provider
 	nodes    []targets.Node
 	faults   []nemesis.Fault
+	// stall is the client-pause fault's hook for the run's clients.
+	stall *nemesis.ClientStall
+}
+
+// extend adds to c what the controller itself can do for the faults: stall
+// the clients, when the target's clients have a stall point.
+func (p runPlan) extend(c nemesis.Cluster) nemesis.Cluster {
+	if _, ok := p.target.(targets.Staller); ok {
+		return nemesis.Extend(c, p.stall)
+	}
+	return c
 }
 
 // plan validates t and lays its cluster out, before anything is made.
 func (t Test) plan() (runPlan, error) {
-	var p runPlan
+	p := runPlan{stall: &nemesis.ClientStall{}}
 	bad := core.BadInput
 	tg, err := t.target()
 	if err != nil {
@@ -87,13 +98,16 @@ func (t Test) plan() (runPlan, error) {
 	if p.nodes, err = p.provider.plan(t, tg); err != nil {
 		return p, err
 	}
-	planned := p.provider.planned(p.nodes)
+	planned := p.extend(p.provider.planned(p.nodes))
 	for _, f := range faults {
 		if err := nemesis.Available(f, planned); err != nil {
+			if _, stalls := tg.(targets.Staller); errors.Is(err, nemesis.ErrUnsupported) && f.Name() == "client-pause" && !stalls {
+				return p, bad("--nemesis client-pause: the clients of target %s have no stall point, so there is nothing to pause", tg.Name())
+			}
 			if errors.Is(err, nemesis.ErrUnsupported) {
 				var can []string
 				for _, o := range providers {
-					if nemesis.Available(f, o.planned(p.nodes)) == nil {
+					if nemesis.Available(f, p.extend(o.planned(p.nodes))) == nil {
 						can = append(can, o.Name)
 					}
 				}

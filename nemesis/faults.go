@@ -305,7 +305,7 @@ func (l *Latency) Stop(ctx context.Context, c Cluster) (any, error) {
 
 // mechanism asks c how it injected fault kind, when it can say.
 func mechanism(c Cluster, kind string) string {
-	if m, ok := c.(MechanismReporter); ok {
+	if m, ok := capabilityOf[MechanismReporter](c); ok {
 		return m.FaultMechanism(kind)
 	}
 	return ""

@@ -112,7 +112,7 @@ var (
 // capability returns c as the capability T, or an error wrapping
 // ErrUnsupported that names the fault.
 func capability[T any](c Cluster, fault string) (T, error) {
-	v, ok := c.(T)
+	v, ok := capabilityOf[T](c)
 	if !ok {
 		var zero T
 		return zero, fmt.Errorf("%s: %w", fault, ErrUnsupported)

@@ -52,6 +52,9 @@ func kinds() []kind {
 				s, err := parseSelection("pause", arg, has, PickOne)
 				return &Pause{Selection: s}, err
 			}},
+		{Kind{"client-pause", "client-pause[=DURATION]",
+			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between taking its lock and using it) for DURATION, as a GC pause does (default %v); targets whose clients have a stall point only", DefaultClientPause)},
+			parseClientPause},
 	}
 }
 
@@ -202,6 +205,17 @@ func parseLatency(arg string, hasArg bool) (Fault, error) {
 		}
 	}
 	return &Latency{Latency: lat, Jitter: jit}, nil
+}
+
+func parseClientPause(arg string, hasArg bool) (Fault, error) {
+	if !hasArg {
+		return &ClientPause{Duration: DefaultClientPause}, nil
+	}
+	d, err := time.ParseDuration(arg)
+	if err != nil || d <= 0 || d > time.Hour {
+		return nil, core.BadInput("client-pause=%s: want a positive Go duration up to an hour, such as 2s", arg)
+	}
+	return &ClientPause{Duration: d}, nil
 }
 
 func parseLoss(arg string, hasArg bool) (Fault, error) {

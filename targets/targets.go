@@ -53,6 +53,35 @@ type Imager interface {
 	Dockerfile() []byte
 }
 
+// Staller is implemented by a target whose clients call ClientConfig.Stall
+// at a stall point, so that the client-pause fault can act on them; a
+// target without one refuses that fault rather than ignore it.
+type Staller interface {
+	// StallPoint says in a few words where the clients stall, for
+	// example "between taking the lock and using it".
+	StallPoint() string
+}
+
+// Defaulter is implemented by a target whose runs want other defaults than
+// the embedded default's (demo-kv): more nodes, longer operations, other
+// faults. The CLI applies them to the flags the user did not set, and
+// faultline.DefaultTestFor to a fresh Test.
+type Defaulter interface {
+	// Defaults returns the target's defaults; zero fields keep the
+	// embedded default's.
+	Defaults() Defaults
+}
+
+// Defaults are a target's own defaults for a run.
+type Defaults struct {
+	// Nodes is the --nodes default.
+	Nodes int
+	// OpTimeout is the --op-timeout default.
+	OpTimeout time.Duration
+	// Nemesis is the --nemesis default.
+	Nemesis []string
+}
+
 // Spec is what a run asks of a target's cluster.
 type Spec struct {
 	// Variant is the resolved --variant.

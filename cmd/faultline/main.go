@@ -144,6 +144,8 @@ func newRun() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t.Nemesis = splitList(nem)
+			// What the user did not set follows the target's defaults.
+			t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
 			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
 			t.Status = os.Stderr
 			start := time.Now()
