@@ -337,7 +337,11 @@ func describeLostUpdate(key string, a *Access, cur int64, curBy *Access) string 
 	}
 	s := fmt.Sprintf("%s: %s (%s) wrote %d (access %d) over %s", key, a.Holder, describeToken(a.Token), a.Value, a.Seq, over)
 	if n := cur - (a.Value - 1); n > 0 {
-		return s + fmt.Sprintf(": it had read %d, so %s since were lost", a.Value-1, plural(int(n), "update"))
+		were := "were"
+		if n == 1 {
+			were = "was"
+		}
+		return s + fmt.Sprintf(": it had read %d, so %s since %s lost", a.Value-1, plural(int(n), "update"), were)
 	}
 	return s + fmt.Sprintf(": it had read %d, a value the resource did not hold", a.Value-1)
 }
