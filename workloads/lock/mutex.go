@@ -362,10 +362,13 @@ func stopPhrase(ctx context.Context) string {
 	return "ran out of time"
 }
 
-// plural renders "1 lock" or "3 locks".
+// plural renders "1 lock" or "3 locks" ("3 accesses").
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

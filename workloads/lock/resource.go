@@ -103,6 +103,9 @@ type resourceCheck struct {
 	// unplaced maps a key and "p<process>" to the cycle without a value
 	// that process ran on that key (a process retires after one).
 	unplaced map[[2]string]int
+	// byHolder maps a key and a holder to the cycles with a value that
+	// holder ran on that key.
+	byHolder map[[2]string][]int
 	// recorded counts the accepted writes of the key being checked.
 	recorded map[writeID]int
 	res      core.CheckResult
@@ -151,6 +154,7 @@ func CheckResource(ctx context.Context, h core.History) core.CheckResult {
 		uses:     map[writeID]*writeUses{},
 		order:    map[string][]writeID{},
 		unplaced: map[[2]string]int{},
+		byHolder: map[[2]string][]int{},
 		res:      core.CheckResult{Checker: ResourceChecker, Verdict: core.Unknown},
 		counts:   map[string]int{},
 	}
@@ -248,6 +252,8 @@ func (rc *resourceCheck) index(c cycleOp) {
 		rc.unplaced[[2]string{c.Key, fmt.Sprintf("p%d", c.Process)}] = at
 		return
 	}
+	hk := [2]string{c.Key, c.v.Holder}
+	rc.byHolder[hk] = append(rc.byHolder[hk], at)
 	if c.v.Write == Skipped {
 		return
 	}
@@ -395,8 +401,10 @@ func (rc *resourceCheck) add(kd *ResourceKeyDetails, kind, key, desc string, eve
 }
 
 // accessEvents returns the history events of the cycles that made access
-// a (nil: none): the cycles that attempted a write of its holder, token and
-// value, or else the cycle without a value its holder ran on the key.
+// a (nil: none): for a write, the cycles that attempted a write of its
+// holder, token and value; for a read, the cycles of its holder and token
+// that attempted a read of its value; failing those, the cycle without a
+// value its holder ran on the key.
 func (rc *resourceCheck) accessEvents(key string, a *Access) []int {
 	if a == nil {
 		return nil
@@ -407,12 +415,17 @@ func (rc *resourceCheck) accessEvents(key string, a *Access) []int {
 			return rc.cycleEvents(all)
 		}
 	} else {
-		// A read names the cycle that read that value with that token.
-		for _, id := range rc.order[key] {
-			if id.holder == a.Holder && id.token == a.Token && id.value == a.Value+1 {
-				u := rc.uses[id]
-				return rc.cycleEvents(append(append(append([]int(nil), u.done...), u.unknown...), u.refused...))
+		// A read names the cycles of its holder and token that attempted
+		// a read and, if they saw its value, saw that one.
+		var at []int
+		for _, i := range rc.byHolder[[2]string{key, a.Holder}] {
+			v := rc.cycles[i].v
+			if v.Token == a.Token && v.Read != Skipped && (v.Read != Done || v.ReadValue == a.Value) {
+				at = append(at, i)
 			}
+		}
+		if len(at) > 0 {
+			return rc.cycleEvents(at)
 		}
 	}
 	if at, ok := rc.unplaced[[2]string{key, a.Holder}]; ok {

@@ -167,6 +167,15 @@ func TestResourceCorrupted(t *testing.T) {
 			return want{map[string]int{lock.StaleTokenKind: 2}, append(append(p0, p1...), fin...),
 				"resource corrupted: 2 stale tokens accepted on l0"}
 		},
+		"stale token accepted after a larger one was rejected": func(b *builder) want {
+			v := held("p1", 34, 0, 1, 15)
+			v.Read, v.Write, v.ReadValue, v.WriteStartNS = lock.Refused, lock.Skipped, 0, 0
+			p1 := b.cycle(0, 20, 1, core.OK, "l0", v)
+			p0 := b.cycle(21, 40, 0, core.OK, "l0", held("p0", 33, 0, 1, 15))
+			fin := b.final(60, 2, "l0", record(true, 1, rejected(rd("p1", 34, 0)), rd("p0", 33, 0), wr("p0", 33, 1)))
+			return want{map[string]int{lock.StaleTokenKind: 2}, append(append(p0, p1...), fin...),
+				"resource corrupted: 2 stale tokens accepted on l0"}
+		},
 		"final value disagrees with the last accepted write": func(b *builder) want {
 			p0 := b.cycle(0, 20, 0, core.OK, "l0", held("p0", 0, 0, 1, 15))
 			fin := b.final(50, 2, "l0", record(false, 5, rd("p0", 0, 0), wr("p0", 0, 1)))
