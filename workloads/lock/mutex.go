@@ -100,7 +100,7 @@ func Sections(h core.History) ([]Section, error) {
 
 // cycleOp is one paired cycle with its decoded value.
 type cycleOp struct {
-	checkers.Operation
+	*checkers.Operation
 	// v is the completion's value; has is false when there is none.
 	v   CycleValue
 	has bool
@@ -114,12 +114,12 @@ func pairCycles(h core.History) ([]cycleOp, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []cycleOp
-	for _, op := range ops {
-		if op.F != Cycle {
+	out := make([]cycleOp, 0, countCycles(ops))
+	for i := range ops {
+		if ops[i].F != Cycle {
 			continue
 		}
-		c, err := cycleOf(op)
+		c, err := cycleOf(&ops[i])
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +128,19 @@ func pairCycles(h core.History) ([]cycleOp, error) {
 	return out, nil
 }
 
+// countCycles counts the cycles among ops.
+func countCycles(ops []checkers.Operation) int {
+	n := 0
+	for i := range ops {
+		if ops[i].F == Cycle {
+			n++
+		}
+	}
+	return n
+}
+
 // cycleOf decodes and validates one cycle operation.
-func cycleOf(op checkers.Operation) (cycleOp, error) {
+func cycleOf(op *checkers.Operation) (cycleOp, error) {
 	c := cycleOp{Operation: op}
 	v, err := asCycle(op.Output)
 	switch {

@@ -214,7 +214,9 @@ func (rc *resourceCheck) collect(h core.History) (map[string]checkers.Operation,
 	}
 	finals := map[string]checkers.Operation{}
 	named := map[string]bool{}
-	for _, op := range ops {
+	rc.cycles = make([]cycleOp, 0, countCycles(ops))
+	for i := range ops {
+		op := &ops[i]
 		switch op.F {
 		case Cycle:
 			c, err := cycleOf(op)
@@ -232,7 +234,7 @@ func (rc *resourceCheck) collect(h core.History) (map[string]checkers.Operation,
 				return nil, nil, core.BadInput("event %d: ok final read of %s without a value", op.Complete, op.Key)
 			}
 			if f, ok := finals[op.Key]; !ok || op.Complete > f.Complete {
-				finals[op.Key] = op
+				finals[op.Key] = *op
 			}
 		}
 	}

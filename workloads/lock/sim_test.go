@@ -384,7 +384,7 @@ func TestSimulatedRuns(t *testing.T) {
 // with stalls and lost replies.
 func benchHistory(b *testing.B) core.History {
 	b.Helper()
-	h, truth := simulate(simConfig{seed: 9, keys: 10, procs: 40, cycles: 100_000, ttlNS: 3e7, stallPct: 2, lostPct: 2})
+	h, truth := simulate(simConfig{seed: 9, keys: 10, procs: 10, cycles: 100_000, ttlNS: 3e7, stallPct: 2, lostPct: 2})
 	b.Logf("%d events, %d sections, %d overlaps, %d lost updates", len(h), truth.sections, truth.overlaps, truth.lostUpdates)
 	return h
 }
