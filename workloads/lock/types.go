@@ -29,6 +29,18 @@
 // After the run, one operation f = "resource" per key reads the resource's
 // record of that key: a ResourceState, every access the resource accepted
 // or rejected, in the order it applied them.
+//
+// # Checkers
+//
+// Workload.Check runs two checkers. CheckMutualExclusion places every
+// critical section on the timeline and reports each pair of holders of one
+// lock that overlapped: a finding, with a valid verdict. CheckResource
+// replays each key's record and cross-checks it with the cycles: lost
+// updates, stale tokens accepted, a corrupted final value, acknowledged
+// writes missing and refused writes accepted make it invalid. So "lock
+// violated, resource safe" (a fenced lock under pauses) is a valid run
+// whose results still list the overlaps, and "resource corrupted" is an
+// invalid one.
 package lock
 
 // The operation names of the lock workload.
