@@ -6,6 +6,7 @@ import (
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
 	"github.com/faultline/faultline/workloads"
+	"github.com/faultline/faultline/workloads/lock"
 	"github.com/faultline/faultline/workloads/register"
 )
 
@@ -16,7 +17,7 @@ func Targets() []targets.Target {
 
 // Workloads returns every workload, in the order `faultline list` shows them.
 func Workloads() []workloads.Workload {
-	return []workloads.Workload{register.Workload{}}
+	return []workloads.Workload{register.Workload{}, lock.Workload{}}
 }
 
 // Target finds a target by name.
