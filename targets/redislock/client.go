@@ -450,7 +450,11 @@ func (rc *resourceClient) state(ctx context.Context, key string) (lock.ResourceS
 	if status != http.StatusOK {
 		var r AccessReply
 		json.Unmarshal(b, &r)
-		return st, lock.Unknown, fmt.Errorf("resource: %s", orStatus(r.Error, status))
+		o := lock.Unknown
+		if status == http.StatusBadRequest {
+			o = lock.Refused
+		}
+		return st, o, fmt.Errorf("resource: %s", orStatus(r.Error, status))
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, lock.Unknown, fmt.Errorf("resource: bad state: %w", err)

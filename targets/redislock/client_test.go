@@ -484,3 +484,53 @@ func TestLayout(t *testing.T) {
 		t.Error("Dockerfile without the target label")
 	}
 }
+
+// TestRedisReady: the readiness probe says PONG is ready, and a server
+// that never answers is not, within the probe's context.
+func TestRedisReady(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := RedisReady(ctx, hangingServer(t))
+	if err == nil || !strings.Contains(err.Error(), "no answer to PING") || time.Since(start) > time.Second {
+		t.Errorf("a silent server: %v after %v", err, time.Since(start))
+	}
+	if err := RedisReady(t.Context(), inlinePong(t)); err != nil {
+		t.Errorf("PONG: %v", err)
+	}
+	if err := RedisReady(t.Context(), closedAddr(t)); err == nil {
+		t.Error("nothing listening: ready")
+	}
+}
+
+// inlinePong answers each line of each connection with +PONG.
+func inlinePong(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}

@@ -343,3 +343,58 @@ func TestStalledHolder(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisKilled: while the redis node is killed, cycles fail without an
+// unknown outcome once the client's old connection is gone (nothing can
+// be sent: a definite failure of the acquire), never succeed, and the
+// resource is not touched; after the restart cycles succeed again.
+func TestRedisKilled(t *testing.T) {
+	testenv.NeedBinary(t, "redis-server", "redis-server")
+	c := startLocal(t, VariantNaive, 1)
+	cl, err := Target{}.NewClient(targets.ClientConfig{Workload: WorkloadLock, Variant: VariantNaive, Nodes: c.Endpoints(), Process: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	cycle := func() core.Op {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		return cl.Invoke(ctx, core.Op{Type: core.Invoke, F: lock.Cycle, Key: "l0", Value: lock.CycleRequest{}})
+	}
+	if op := cycle(); op.Type != core.OK {
+		t.Fatalf("first cycle: %s %q", op.Type, op.Error)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := c.Kill(ctx, RoleRedis); err != nil {
+		t.Fatal(err)
+	}
+	var last core.Op
+	err = testenv.Poll(5*time.Second, func() error {
+		last = cycle()
+		switch {
+		case last.Type == core.OK:
+			t.Fatalf("a cycle succeeded with redis killed: %+v", last)
+		case last.Type == core.Fail && strings.Contains(last.Error, "not sent"):
+			return nil
+		}
+		return fmt.Errorf("%s %q", last.Type, last.Error)
+	})
+	if err != nil {
+		t.Fatalf("no definite failure with redis killed: %v", err)
+	}
+	t.Logf("with redis killed: %s", last.Error)
+	if err := c.Restart(ctx, RoleRedis); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "a cycle after the restart", func() error {
+		if op := cycle(); op.Type != core.OK {
+			return fmt.Errorf("%s %q", op.Type, op.Error)
+		}
+		return nil
+	})
+	op := cl.Invoke(ctx, core.Op{Type: core.Invoke, F: lock.Resource, Key: "l0"})
+	if st := stateOf(op); st.Value != 2 {
+		t.Errorf("resource value %d after two successful cycles: %+v", st.Value, st)
+	}
+}
