@@ -241,7 +241,7 @@ func checkRuns(t *testing.T, variant string, runs []cycleRun, states map[string]
 // and B's release succeeds.
 func TestStalledHolder(t *testing.T) {
 	testenv.NeedBinary(t, "redis-server", "redis-server")
-	const ttl, holdB = 500 * time.Millisecond, 400 * time.Millisecond
+	const ttl, holdB = time.Second, 400 * time.Millisecond
 	tg := Target{TTL: ttl}
 	for _, tc := range []struct {
 		variant string
