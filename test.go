@@ -206,13 +206,16 @@ func DefaultTestFor(target string) Test {
 
 // WithTargetDefaults returns t with its target's defaults applied to every
 // setting that set does not report as set by the user (set takes a run
-// flag's name, such as "nodes"): the target's first workload when t's
-// workload is not one of its own, and what targets.Defaulter declares for
+// flag's name, such as "nodes"): the target's default variant and first
+// workload when t's are not among its own, and what targets.Defaulter declares for
 // --nodes, --op-timeout and --nemesis. Unknown targets are left alone.
 func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	tg, err := t.target()
 	if err != nil {
 		return t
+	}
+	if vs := targets.VariantNames(tg); !set("variant") && len(vs) > 0 && !slices.Contains(vs, t.Variant) {
+		t.Variant = vs[0]
 	}
 	if ws := tg.Workloads(); !set("workload") && len(ws) > 0 && !slices.Contains(ws, t.Workload) {
 		t.Workload = ws[0]

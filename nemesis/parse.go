@@ -53,7 +53,7 @@ func kinds() []kind {
 				return &Pause{Selection: s}, err
 			}},
 		{Kind{"client-pause", "client-pause[=DURATION]",
-			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between taking its lock and using it) for DURATION, as a GC pause does (default %v); targets whose clients have a stall point only", DefaultClientPause)},
+			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between reading the resource and writing it back) for DURATION, as a GC pause does (default %v); targets whose clients have a stall point only", DefaultClientPause)},
 			parseClientPause},
 	}
 }

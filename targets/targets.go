@@ -58,7 +58,7 @@ type Imager interface {
 // target without one refuses that fault rather than ignore it.
 type Staller interface {
 	// StallPoint says in a few words where the clients stall, for
-	// example "between taking the lock and using it".
+	// example "between reading the resource and writing it back".
 	StallPoint() string
 }
 
@@ -228,8 +228,8 @@ type ClientConfig struct {
 	// over nodes by it.
 	Process int
 	// Stall is the hook of the client-pause fault: a client calls it where
-	// a stop-the-world pause would hurt most (a lock holder between taking
-	// its lock and using it). It returns at once while the fault is off;
+	// a stop-the-world pause would hurt most (a lock holder between reading
+	// what it guards and writing it back). It returns at once while the fault is off;
 	// while it is on it sleeps the fault's duration, or until ctx ends, and
 	// returns how long it slept. Nil means no such fault: call Stall.
 	Stall func(ctx context.Context) time.Duration

@@ -5,6 +5,7 @@ package registry
 import (
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
+	"github.com/faultline/faultline/targets/redislock"
 	"github.com/faultline/faultline/workloads"
 	"github.com/faultline/faultline/workloads/lock"
 	"github.com/faultline/faultline/workloads/register"
@@ -12,7 +13,7 @@ import (
 
 // Targets returns every target, in the order `faultline list` shows them.
 func Targets() []targets.Target {
-	return []targets.Target{demokv.Target{}}
+	return []targets.Target{demokv.Target{}, redislock.Target{}}
 }
 
 // Workloads returns every workload, in the order `faultline list` shows them.

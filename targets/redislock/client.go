@@ -168,9 +168,8 @@ func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 		return finish(core.Info)
 	}
 	v.AcquiredNS = since()
-	v.StalledNS = int64(c.stalled(ctx))
 
-	// Read, write, hold.
+	// Read, (stall,) write, hold.
 	var read int64
 	v.Read, read = c.access(ctx, &errs, OpRead, op.Key, v.Token, 0)
 	if v.Read == lock.Unknown {
@@ -178,6 +177,9 @@ func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 	}
 	if v.Read == lock.Done {
 		v.ReadValue = read
+		// The client-pause fault's stall point: a holder that has read
+		// and is about to write back, as a GC pause would catch it.
+		v.StalledNS = int64(c.stalled(ctx))
 		v.WriteStartNS = since()
 		v.Write, _ = c.access(ctx, &errs, OpWrite, op.Key, v.Token, read+1)
 		if v.Write == lock.Unknown {

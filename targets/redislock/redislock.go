@@ -79,8 +79,10 @@ type Target struct {
 }
 
 var (
-	_ targets.Target = Target{}
-	_ targets.Imager = Target{}
+	_ targets.Target    = Target{}
+	_ targets.Imager    = Target{}
+	_ targets.Defaulter = Target{}
+	_ targets.Staller   = Target{}
 )
 
 // New returns the redis-lock target with the default lease.
@@ -142,23 +144,40 @@ func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 		// case VariantFailover: a primary role and a replica role here.
 	}
 	return targets.Layout{Roles: []targets.Role{
-		{Name: RoleRedis, Count: redises, Program: redisServer(), Ready: RedisReady, OnePort: true},
+		{Name: RoleRedis, Count: redises, Program: redisServer(variant == VariantFencing), Ready: RedisReady, OnePort: true},
 		{Name: RoleResource, Count: 1, Program: targets.GoProgram{Run: RunResource}, Ready: ResourceReady, OnePort: true},
 	}}, nil
 }
 
-// redisServer is a redis-server node: persistence off, listening on its
-// API address only, running as the account redis when faultline is root.
-func redisServer() targets.Server {
+// redisServer is a redis-server node listening on its API address only,
+// running as the account redis when faultline is root. Persistence is off,
+// except where the fencing tokens live (durable): their counter must
+// survive a kill of Redis, or tokens would start again from 1 and the
+// resource would refuse every holder after a restart.
+func redisServer(durable bool) targets.Server {
+	persist := []string{"--appendonly", "no"}
+	if durable {
+		persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
 	return targets.Server{
 		Binary: "redis-server", Package: "redis-server", User: "redis",
 		Args: func(cfg targets.NodeConfig) []string {
 			host, _, _ := net.SplitHostPort(cfg.APIAddr)
-			return []string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", host, "--dir", cfg.DataDir,
-				"--save", "", "--appendonly", "no", "--protected-mode", "no"}
+			return append([]string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", host, "--dir", cfg.DataDir,
+				"--save", "", "--protected-mode", "no"}, persist...)
 		},
 	}
 }
+
+// Defaults: five redis nodes for redlock (the others take one whatever
+// --nodes says), operations long enough for a stalled holder, and the
+// client-pause fault that shows what a lease lock guarantees.
+func (Target) Defaults() targets.Defaults {
+	return targets.Defaults{Nodes: 5, OpTimeout: 5 * time.Second, Nemesis: []string{"client-pause"}}
+}
+
+// StallPoint says where the clients stall under client-pause.
+func (Target) StallPoint() string { return "between reading the resource and writing it back" }
 
 //go:embed Dockerfile
 var dockerfile []byte

@@ -106,8 +106,8 @@ type CycleValue struct {
 	Release        Outcome `json:"release"`
 	ReleaseStartNS int64   `json:"release_start_ns,omitempty"`
 
-	// StalledNS is how long the client stalled between acquiring and
-	// reading (the client-pause fault), 0 when it did not.
+	// StalledNS is how long the client stalled between reading and
+	// writing (the client-pause fault), 0 when it did not.
 	StalledNS int64 `json:"stalled_ns,omitempty"`
 }
 
