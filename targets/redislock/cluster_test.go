@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -35,15 +33,6 @@ func (r cycleRun) at(ns int64) time.Time { return r.start.Add(time.Duration(ns))
 func startLocal(t *testing.T, variant string, nodes int) *local.Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	if os.Geteuid() == 0 {
-		// redis-server runs as the account redis, which must reach its
-		// data folder inside the test's private folders.
-		for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	c, err := local.Start(t.Context(), local.Config{
 		Target: Target{}, Variant: variant, Nodes: nodes, Dir: dir,
 		Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -149,8 +149,9 @@ func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 	}}, nil
 }
 
-// redisServer is a redis-server node listening on its API address only,
-// running as the account redis when faultline is root. Persistence is off,
+// redisServer is a redis-server node listening on its API address only, as
+// faultline's own user (redis does not refuse root, so any results folder
+// will do). Persistence is off,
 // except where the fencing tokens live (durable): their counter must
 // survive a kill of Redis, or tokens would start again from 1 and the
 // resource would refuse every holder after a restart.
@@ -160,7 +161,7 @@ func redisServer(durable bool) targets.Server {
 		persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
 	}
 	return targets.Server{
-		Binary: "redis-server", Package: "redis-server", User: "redis",
+		Binary: "redis-server", Package: "redis-server",
 		Args: func(cfg targets.NodeConfig) []string {
 			host, _, _ := net.SplitHostPort(cfg.APIAddr)
 			return append([]string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", host, "--dir", cfg.DataDir,
