@@ -3,6 +3,7 @@ package faultline_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,4 +128,20 @@ func TestRedisLockFindings(t *testing.T) { checkLockFindings(t, "local") }
 func TestDockerRedisLockFindings(t *testing.T) {
 	testenv.NeedDocker(t)
 	checkLockFindings(t, "docker")
+}
+
+// TestRedisLockWithoutRedisNamesThePackage: on a machine without
+// redis-server, a redis-lock run stops before anything is made and says
+// which Debian package to install.
+func TestRedisLockWithoutRedisNamesThePackage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	tt := faultline.DefaultTestFor("redis-lock")
+	tt.Results = filepath.Join(t.TempDir(), "results")
+	res, err := faultline.Run(t.Context(), tt)
+	if err == nil || res != nil || !strings.Contains(err.Error(), "install Debian's package redis-server (apt-get install redis-server)") {
+		t.Fatalf("Run = %v, %v; want an error naming the package", res, err)
+	}
+	if _, err := os.Stat(tt.Results); !os.IsNotExist(err) {
+		t.Fatalf("the results root was made: %v", err)
+	}
 }

@@ -12,8 +12,11 @@ import (
 // provider starts it as one.
 func TestMain(m *testing.M) {
 	node.MainIfNode(func(name string) (targets.Target, bool) {
-		if name == Name {
+		switch name {
+		case Name:
 			return Target{}, true
+		case silentRedis{}.Name():
+			return silentRedis{}, true
 		}
 		return nil, false
 	})
