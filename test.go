@@ -59,6 +59,10 @@ type Test struct {
 	// CheckMemory bounds, in bytes, how much the checkers may grow the Go
 	// heap; past it the verdict is unknown (see checkers.WithMemoryBudget).
 	CheckMemory int64
+	// Hold is how long a workload that holds something (the lock
+	// workload's critical sections) holds it; 0 means the workload's own
+	// default. Workloads that hold nothing refuse a Hold.
+	Hold time.Duration
 	// StartTimeout bounds the wait for the cluster's nodes to serve
 	// requests when the cluster starts.
 	StartTimeout time.Duration
@@ -136,6 +140,7 @@ type testJSON struct {
 	CheckMemory     int64    `json:"check_memory"`
 	StartTimeout    string   `json:"start_timeout"`
 	RecoveryTimeout string   `json:"recovery_timeout"`
+	Hold            string   `json:"hold"`
 	Command         string   `json:"command,omitempty"`
 	Version         string   `json:"version,omitempty"`
 }
@@ -152,7 +157,7 @@ func (t Test) MarshalJSON() ([]byte, error) {
 		OpLimit: t.OpLimit, OpTimeout: t.OpTimeout.String(), Keys: t.Keys, Nemesis: n, Loss: t.Loss,
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
 		CheckTimeout: t.CheckTimeout.String(), CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(),
-		RecoveryTimeout: t.RecoveryTimeout.String(), Command: t.Command, Version: t.Version,
+		RecoveryTimeout: t.RecoveryTimeout.String(), Hold: t.Hold.String(), Command: t.Command, Version: t.Version,
 	})
 }
 
@@ -162,6 +167,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
 		CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
+		Hold:   t.Hold.String(),
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
@@ -189,7 +195,8 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
 		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
-		Status: t.Status, NodeBinary: t.NodeBinary,
+		Hold:   dur("hold", j.Hold),
+		Status: t.Status, NodeBinary: t.NodeBinary, System: t.System,
 	}
 	return err
 }

@@ -82,6 +82,16 @@ func (t Test) plan() (runPlan, error) {
 	if !ok || !slices.Contains(tg.Workloads(), t.Workload) {
 		return p, bad("unknown workload %q for target %s; valid workloads: %s", t.Workload, tg.Name(), strings.Join(tg.Workloads(), ", "))
 	}
+	if t.Hold < 0 || t.Hold > time.Minute {
+		return p, bad("--hold must be between 0 (the workload's default) and 1m, got %s", t.Hold)
+	}
+	if t.Hold > 0 {
+		h, ok := wl.(workloads.Holder)
+		if !ok {
+			return p, bad("--hold: workload %s holds nothing (the lock workload does)", wl.Name())
+		}
+		wl = h.WithHold(t.Hold)
+	}
 	p.workload = wl
 	if p.provider, err = findProvider(t.Provider); err != nil {
 		return p, err

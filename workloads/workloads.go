@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"time"
 
 	"github.com/faultline/faultline/core"
 )
@@ -43,4 +44,11 @@ type Workload interface {
 	// Check runs the workload's checkers on h. A checker that runs past
 	// ctx's deadline says unknown, never valid.
 	Check(ctx context.Context, h core.History, opts CheckOptions) []core.CheckResult
+}
+
+// Holder is implemented by a workload whose operations hold something for
+// a while (the lock workload's critical sections): --hold sets how long.
+type Holder interface {
+	// WithHold returns the workload holding for d.
+	WithHold(d time.Duration) Workload
 }

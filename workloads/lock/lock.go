@@ -35,6 +35,14 @@ func (Workload) Description() string {
 	return "acquire a lock, read-modify-write the resource it guards, hold, release; checked for mutual exclusion and a safe resource"
 }
 
+// WithHold returns the workload holding each lock for d after its write.
+func (w Workload) WithHold(d time.Duration) workloads.Workload {
+	w.Hold = d
+	return w
+}
+
+var _ workloads.Holder = Workload{}
+
 // HoldTime returns the hold time the workload's cycles ask for: Hold, or
 // DefaultHold when Hold is zero or less.
 func (w Workload) HoldTime() time.Duration {
