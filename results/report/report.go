@@ -117,6 +117,8 @@ type reportData struct {
 	ThroughputSVG  template.HTML
 	ChartCaption   string
 	FaultWindows   []faultView
+	HasLocks       bool        // the history holds lock cycles: the page draws each lock's critical sections
+	LocksNote      string      // what the lock lanes show, in a sentence
 	Data           template.JS // JSON for the page's script, HTML-safe
 	Script         template.JS
 	AnomaliesShown int
@@ -142,6 +144,9 @@ type anomalyView struct {
 	OpsMore     int
 	// Linked is true when the timeline can show the anomaly's operations.
 	Linked bool
+	// LockLinked is true when the lock lanes can show the anomaly's
+	// critical sections (a lock-overlap).
+	LockLinked bool
 }
 
 // opView is one operation an anomaly involves: its invocation and its
@@ -227,6 +232,8 @@ func verdictText(v core.Verdict) string {
 // pageData is the JSON the page's script reads.
 type pageData struct {
 	Timeline *timelineJSON `json:"timeline"`
+	// Locks is set when the history holds lock cycles.
+	Locks *locksJSON `json:"locks,omitempty"`
 }
 
 func buildReport(dir string) (*reportData, error) {
@@ -356,6 +363,7 @@ func buildReport(dir string) (*reportData, error) {
 	// Checkers.
 	checkerFiles := map[string]bool{}
 	var anomalyEvents [][]int
+	var anomalyKinds []string
 	if res != nil {
 		for _, c := range res.Checkers {
 			cv := checkerView{
@@ -376,6 +384,7 @@ func buildReport(dir string) (*reportData, error) {
 				av := anomalyOps(a, hs.h, ops, opOf)
 				av.ID = len(anomalyEvents)
 				anomalyEvents = append(anomalyEvents, a.Events)
+				anomalyKinds = append(anomalyKinds, a.Kind)
 				for _, i := range a.Events {
 					if i >= 0 && i < len(opOf) && opOf[i] >= 0 {
 						av.Linked = true
@@ -410,7 +419,23 @@ func buildReport(dir string) (*reportData, error) {
 		if tl.ValuesDropped {
 			d.TimelineNote = "Values are left out of the timeline to keep this page small; history.jsonl has them."
 		}
-		raw, err := json.Marshal(pageData{Timeline: tl}) // escapes <, > and & for the script element
+		pd := pageData{Timeline: tl}
+		secs, locks, err := lockSections(ops)
+		if err != nil {
+			problem("the lock lanes are left out: %v", err)
+		}
+		if len(locks) > 0 {
+			pd.Locks = buildLocks(secs, locks, anomalyEvents, anomalyKinds)
+			d.HasLocks = true
+			d.LocksNote = locksNote(pd.Locks)
+			for ci := range d.Checkers {
+				for ai := range d.Checkers[ci].Anomalies {
+					av := &d.Checkers[ci].Anomalies[ai]
+					av.LockLinked = len(pd.Locks.Anomalies[av.ID]) > 0
+				}
+			}
+		}
+		raw, err := json.Marshal(pd) // escapes <, > and & for the script element
 		if err != nil {
 			return nil, fmt.Errorf("encode timeline: %w", err)
 		}

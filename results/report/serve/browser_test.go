@@ -178,6 +178,13 @@ func (p *page) noConsoleErrors() {
 // folder: $FAULTLINE_SCREENSHOTS/<test> when set, else t.ArtifactDir()
 // (kept with go test -artifacts).
 func (p *page) screenshot(name string) {
+	p.t.Helper()
+	p.saveScreenshot(name, chromedp.FullScreenshot(100))
+}
+
+// saveScreenshot saves what shot takes as name.png, where screenshot
+// says.
+func (p *page) saveScreenshot(name string, shot chromedp.Action[[]byte]) {
 	t := p.t
 	t.Helper()
 	dir := t.ArtifactDir()
@@ -187,7 +194,7 @@ func (p *page) screenshot(name string) {
 			t.Fatal(err)
 		}
 	}
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(p.ctx, shot)
 	if err != nil {
 		t.Fatal(err)
 	}
