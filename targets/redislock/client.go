@@ -353,7 +353,16 @@ func (c *Client) access(ctx context.Context, errs *[]error, op, key string, toke
 // readState is the final read of one resource key.
 func (c *Client) readState(ctx context.Context, op core.Op) core.Op {
 	op.Node = c.resource.name
-	st, o, err := c.resource.state(ctx, op.Key)
+	var page lock.ResourceRead
+	switch r := op.Value.(type) {
+	case lock.ResourceRead:
+		page = r
+	case *lock.ResourceRead:
+		if r != nil {
+			page = *r
+		}
+	}
+	st, o, err := c.resource.state(ctx, op.Key, page)
 	switch o {
 	case lock.Done:
 		op.Value = st
@@ -442,10 +451,15 @@ func (rc *resourceClient) access(ctx context.Context, req AccessRequest) (o lock
 	return lock.Unknown, 0, fmt.Errorf("resource: %s", orStatus(r.Error, status))
 }
 
-// state reads key's record.
-func (rc *resourceClient) state(ctx context.Context, key string) (lock.ResourceState, lock.Outcome, error) {
+// state reads key's record, or the page of it that page names (a zero
+// page: all of it).
+func (rc *resourceClient) state(ctx context.Context, key string, page lock.ResourceRead) (lock.ResourceState, lock.Outcome, error) {
 	var st lock.ResourceState
-	status, b, o, err := rc.roundTrip(ctx, http.MethodGet, RouteState+"?key="+url.QueryEscape(key), nil)
+	path := RouteState + "?key=" + url.QueryEscape(key)
+	if page.Count > 0 {
+		path += fmt.Sprintf("&from=%d&count=%d", page.From, page.Count)
+	}
+	status, b, o, err := rc.roundTrip(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return st, o, err
 	}

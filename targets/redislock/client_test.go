@@ -271,7 +271,7 @@ func TestSetSentNoAnswer(t *testing.T) {
 	if got := f.commands(); len(got) != 2 || got[1] != "SET" {
 		t.Errorf("server read %v, want HELLO and SET", got)
 	}
-	if st := r.state("l0"); len(st.Accesses) != 0 {
+	if st := r.state("l0", 0, 0); len(st.Accesses) != 0 {
 		t.Errorf("the resource was touched: %+v", st)
 	}
 }
@@ -286,7 +286,7 @@ func TestLockHeld(t *testing.T) {
 	if op.Type != core.Fail || v.Acquire != lock.Refused || !strings.Contains(op.Error, "held by another") {
 		t.Fatalf("got %s %+v %q", op.Type, v, op.Error)
 	}
-	if st := r.state("l0"); len(st.Accesses) != 0 {
+	if st := r.state("l0", 0, 0); len(st.Accesses) != 0 {
 		t.Errorf("the resource was touched: %+v", st)
 	}
 }
@@ -330,7 +330,7 @@ func TestCycleSteps(t *testing.T) {
 		if v.ReleaseStartNS-v.WriteStartNS < int64(time.Millisecond) {
 			t.Errorf("did not hold 1ms after the write: %+v", v)
 		}
-		st := r.state("l0")
+		st := r.state("l0", 0, 0)
 		if st.Value != 1 || len(st.Accesses) != 2 || st.Accesses[0].Token != 7 || st.Accesses[1].Holder != "p3" {
 			t.Errorf("resource %+v", st)
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -228,14 +229,30 @@ func (r *resource) persist(rec record) error {
 	return nil
 }
 
-// state returns key's value and a copy of its record.
-func (r *resource) state(key string) lock.ResourceState {
+// state returns key's value and a copy of its record: all of it when
+// count is 0, else the page of at most count accesses from position from
+// (with From and Total set).
+func (r *resource) state(key string, from, count int64) lock.ResourceState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := lock.ResourceState{Fencing: r.fencing, Accesses: []lock.Access{}}
-	if ks := r.keys[key]; ks != nil {
+	ks := r.keys[key]
+	if ks != nil {
 		st.Value = ks.value
-		st.Accesses = slices.Clone(ks.accesses)
+	}
+	if count == 0 {
+		if ks != nil {
+			st.Accesses = slices.Clone(ks.accesses)
+		}
+		return st
+	}
+	var all []lock.Access
+	if ks != nil {
+		all = ks.accesses
+	}
+	st.From, st.Total = from, int64(len(all))
+	if from < st.Total {
+		st.Accesses = slices.Clone(all[from:min(st.Total, from+count)])
 	}
 	return st
 }
@@ -281,7 +298,18 @@ func (r *resource) handler() http.Handler {
 			reply(w, http.StatusBadRequest, AccessReply{Error: "no key"})
 			return
 		}
-		reply(w, http.StatusOK, r.state(key))
+		var from, count int64
+		for name, p := range map[string]*int64{"from": &from, "count": &count} {
+			if v := req.URL.Query().Get(name); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 {
+					reply(w, http.StatusBadRequest, AccessReply{Error: "bad " + name})
+					return
+				}
+				*p = n
+			}
+		}
+		reply(w, http.StatusOK, r.state(key, from, count))
 	})
 	mux.HandleFunc("GET "+RouteHealth, func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, http.StatusOK, map[string]bool{"ok": true})

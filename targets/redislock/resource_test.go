@@ -52,7 +52,7 @@ func TestFencingRefusesStaleTokens(t *testing.T) {
 	mustAccess(t, r, AccessRequest{Key: "l0", Op: OpWrite, Holder: "p1", Token: 5, Value: 9}, false)
 	mustAccess(t, r, AccessRequest{Key: "l1", Op: OpWrite, Holder: "p2", Token: 1, Value: 3}, true)
 
-	st := r.state("l0")
+	st := r.state("l0", 0, 0)
 	want := lock.ResourceState{Value: 1, Fencing: true, Accesses: []lock.Access{
 		{Seq: 1, Op: OpRead, Holder: "p1", Token: 5, Value: 0, Accepted: true},
 		{Seq: 2, Op: OpWrite, Holder: "p1", Token: 5, Value: 1, Accepted: true},
@@ -65,11 +65,23 @@ func TestFencingRefusesStaleTokens(t *testing.T) {
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("state of l0:\n got %+v\nwant %+v", st, want)
 	}
-	if st := r.state("l1"); st.Value != 3 || len(st.Accesses) != 1 || st.Accesses[0].Seq != 8 {
+	if st := r.state("l1", 0, 0); st.Value != 3 || len(st.Accesses) != 1 || st.Accesses[0].Seq != 8 {
 		t.Errorf("state of l1: %+v; want value 3 and one access with seq 8 (seq spans keys)", st)
 	}
-	if st := r.state("never"); st.Value != 0 || st.Accesses == nil || len(st.Accesses) != 0 || !st.Fencing {
+	if st := r.state("never", 0, 0); st.Value != 0 || st.Accesses == nil || len(st.Accesses) != 0 || !st.Fencing {
 		t.Errorf("state of an untouched key: %+v", st)
+	}
+	// Pages: the record of l0 read three at a time is the whole record.
+	var joined []lock.Access
+	for from := int64(0); from < 9; from += 3 {
+		p := r.state("l0", from, 3)
+		if p.From != from || p.Total != 7 || p.Value != 1 {
+			t.Errorf("page from %d: from %d total %d value %d; want %d, 7, 1", from, p.From, p.Total, p.Value, from)
+		}
+		joined = append(joined, p.Accesses...)
+	}
+	if !reflect.DeepEqual(joined, want.Accesses) {
+		t.Errorf("pages joined:\n got %+v\nwant %+v", joined, want.Accesses)
 	}
 }
 
@@ -82,7 +94,7 @@ func TestNoFencingAcceptsEverything(t *testing.T) {
 	}
 	mustAccess(t, r, AccessRequest{Key: "l0", Op: OpWrite, Holder: "p1", Token: 5, Value: 1}, true)
 	mustAccess(t, r, AccessRequest{Key: "l0", Op: OpWrite, Holder: "p2", Token: 1, Value: 1}, true)
-	if st := r.state("l0"); st.Value != 1 || st.Fencing || len(st.Accesses) != 2 {
+	if st := r.state("l0", 0, 0); st.Value != 1 || st.Fencing || len(st.Accesses) != 2 {
 		t.Errorf("state %+v", st)
 	}
 	if _, err := r.access(AccessRequest{Key: "l0", Op: "delete"}); !errors.Is(err, errBadAccess) {
@@ -91,7 +103,7 @@ func TestNoFencingAcceptsEverything(t *testing.T) {
 	if _, err := r.access(AccessRequest{Op: OpRead}); !errors.Is(err, errBadAccess) {
 		t.Errorf("no key: %v", err)
 	}
-	if st := r.state("l0"); len(st.Accesses) != 2 {
+	if st := r.state("l0", 0, 0); len(st.Accesses) != 2 {
 		t.Errorf("bad accesses were recorded: %+v", st)
 	}
 }
@@ -109,7 +121,7 @@ func TestResourceSurvivesRestart(t *testing.T) {
 	mustAccess(t, r, AccessRequest{Key: "l0", Op: OpWrite, Holder: "p1", Token: 3, Value: 1}, true)
 	mustAccess(t, r, AccessRequest{Key: "l0", Op: OpWrite, Holder: "p2", Token: 2, Value: 1}, false)
 	mustAccess(t, r, AccessRequest{Key: "l1", Op: OpWrite, Holder: "p2", Token: 1, Value: 4}, true)
-	before := []lock.ResourceState{r.state("l0"), r.state("l1")}
+	before := []lock.ResourceState{r.state("l0", 0, 0), r.state("l1", 0, 0)}
 	if err := r.close(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +137,7 @@ func TestResourceSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
-	after := []lock.ResourceState{r2.state("l0"), r2.state("l1")}
+	after := []lock.ResourceState{r2.state("l0", 0, 0), r2.state("l1", 0, 0)}
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("state after restart:\n got %+v\nwant %+v", after, before)
 	}
@@ -141,7 +153,7 @@ func TestResourceSurvivesRestart(t *testing.T) {
 		t.Fatalf("reopen after appending past a cut record: %v", err)
 	}
 	defer r3.close()
-	if st := r3.state("l0"); len(st.Accesses) != 5 || st.Accesses[4].Seq != 6 {
+	if st := r3.state("l0", 0, 0); len(st.Accesses) != 5 || st.Accesses[4].Seq != 6 {
 		t.Errorf("record after two restarts: %+v", st)
 	}
 

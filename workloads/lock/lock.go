@@ -60,7 +60,7 @@ func (w Workload) NewGenerator(keys int, rng *rand.Rand) workloads.Generator {
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
 	}
-	g := &Generator{rng: rng, hold: w.HoldTime().Nanoseconds(), keys: make([]string, keys)}
+	g := &Generator{rng: rng, hold: w.HoldTime().Nanoseconds(), keys: make([]string, keys), issued: make([]int64, keys)}
 	for i := range g.keys {
 		g.keys[i] = KeyName(i)
 	}
@@ -82,9 +82,10 @@ func (Workload) Check(ctx context.Context, h core.History, _ workloads.CheckOpti
 // Generator hands out cycle operations. It is not safe for concurrent use;
 // the controller calls it from one goroutine at a time.
 type Generator struct {
-	rng  *rand.Rand
-	hold int64
-	keys []string
+	rng    *rand.Rand
+	hold   int64
+	keys   []string
+	issued []int64 // cycles handed out per key
 }
 
 var _ workloads.Generator = (*Generator)(nil)
@@ -93,16 +94,22 @@ var _ workloads.Generator = (*Generator)(nil)
 // asking to hold it the workload's hold time. It never runs out: Next
 // always returns true.
 func (g *Generator) Next() (core.Op, bool) {
-	k := g.keys[g.rng.IntN(len(g.keys))]
-	return core.Op{Type: core.Invoke, F: Cycle, Key: k, Value: CycleRequest{HoldNS: g.hold}}, true
+	i := g.rng.IntN(len(g.keys))
+	g.issued[i]++
+	return core.Op{Type: core.Invoke, F: Cycle, Key: g.keys[i], Value: CycleRequest{HoldNS: g.hold}}, true
 }
 
-// FinalReads returns one "resource" read of every key, in key order, each
-// invoked with a nil value.
+// FinalReads returns the "resource" reads of every key's record, in key
+// order, page by page (ResourceRead of PageSize accesses): enough pages
+// for two accesses (a read and a write) of every cycle the generator
+// handed out on the key, and one more.
 func (g *Generator) FinalReads() []core.Op {
-	ops := make([]core.Op, len(g.keys))
+	var ops []core.Op
 	for i, k := range g.keys {
-		ops[i] = core.Op{Type: core.Invoke, F: Resource, Key: k}
+		pages := (2*g.issued[i])/PageSize + 1
+		for p := int64(0); p < pages; p++ {
+			ops = append(ops, core.Op{Type: core.Invoke, F: Resource, Key: k, Value: ResourceRead{From: p * PageSize, Count: PageSize}})
+		}
 	}
 	return ops
 }
@@ -146,10 +153,14 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		return v, nil
 	case Resource:
 		if t == core.Invoke {
-			if !null {
-				return nil, core.BadInput("lock: resource invocation value %s: want null", raw)
+			if null {
+				return nil, nil
 			}
-			return nil, nil
+			var r ResourceRead
+			if decodeStrict(raw, &r) != nil || r.From < 0 || r.Count < 1 {
+				return nil, core.BadInput("lock: resource invocation value %s: want null or {\"from\": N ≥ 0, \"count\": N ≥ 1}", raw)
+			}
+			return r, nil
 		}
 		if null && t != core.OK {
 			return nil, nil

@@ -83,9 +83,27 @@ func TestFinalReads(t *testing.T) {
 			t.Fatalf("%d final reads for %d keys, want %d", len(reads), keys, want)
 		}
 		for i, op := range reads {
-			if op.Type != core.Invoke || op.F != lock.Resource || op.Key != fmt.Sprintf("l%d", i) || op.Value != nil {
-				t.Errorf("final read %d is %+v, want a resource invocation of l%d with nil", i, op, i)
+			if op.Type != core.Invoke || op.F != lock.Resource || op.Key != fmt.Sprintf("l%d", i) ||
+				op.Value != (lock.ResourceRead{From: 0, Count: lock.PageSize}) {
+				t.Errorf("final read %d is %+v, want the first page of l%d", i, op, i)
 			}
+		}
+	}
+	// Enough pages for two accesses of every cycle handed out, and one more.
+	g := lock.Workload{}.NewGenerator(2, rand.New(rand.NewPCG(1, 2)))
+	issued := map[string]int64{}
+	for range 3000 {
+		op, _ := g.Next()
+		issued[op.Key]++
+	}
+	pages := map[string][]int64{}
+	for _, op := range g.FinalReads() {
+		pages[op.Key] = append(pages[op.Key], op.Value.(lock.ResourceRead).From)
+	}
+	for k, n := range issued {
+		want := 2*n/lock.PageSize + 1
+		if int64(len(pages[k])) != want || pages[k][len(pages[k])-1] != (want-1)*lock.PageSize {
+			t.Errorf("%s: %d cycles, pages from %v; want %d pages of %d", k, n, pages[k], want, lock.PageSize)
 		}
 	}
 }

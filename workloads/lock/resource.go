@@ -108,8 +108,11 @@ type resourceCheck struct {
 	byHolder map[[2]string][]int
 	// recorded counts the accepted writes of the key being checked.
 	recorded map[writeID]int
-	res      core.CheckResult
-	counts   map[string]int
+	// pages holds the last ok final read of each page of each key's
+	// record.
+	pages  map[pageKey]checkers.Operation
+	res    core.CheckResult
+	counts map[string]int
 }
 
 // CheckResource decides whether the resource stayed safe; the run's verdict
@@ -156,6 +159,7 @@ func CheckResource(ctx context.Context, h core.History) core.CheckResult {
 		unplaced: map[[2]string]int{},
 		byHolder: map[[2]string][]int{},
 		res:      core.CheckResult{Checker: ResourceChecker, Verdict: core.Unknown},
+		pages:    map[pageKey]checkers.Operation{},
 		counts:   map[string]int{},
 	}
 	finals, keys, err := rc.collect(h)
@@ -230,11 +234,19 @@ func (rc *resourceCheck) collect(h core.History) (map[string]checkers.Operation,
 			if op.Type != core.OK {
 				continue
 			}
-			if _, err := asResource(op.Output); errors.Is(err, errNoValue) {
+			st, err := asResource(op.Output)
+			if errors.Is(err, errNoValue) {
 				return nil, nil, core.BadInput("event %d: ok final read of %s without a value", op.Complete, op.Key)
 			}
-			if f, ok := finals[op.Key]; !ok || op.Complete > f.Complete {
-				finals[op.Key] = *op
+			if err == nil {
+				err = st.Validate()
+			}
+			if err != nil {
+				return nil, nil, core.BadInput("event %d: final read of %s: %v", op.Complete, op.Key, err)
+			}
+			pk := pageKey{op.Key, st.From}
+			if f, ok := rc.pages[pk]; !ok || op.Complete > f.Complete {
+				rc.pages[pk] = *op
 			}
 		}
 	}
@@ -243,7 +255,63 @@ func (rc *resourceCheck) collect(h core.History) (map[string]checkers.Operation,
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	for _, k := range keys {
+		if fin, ok, err := rc.assemble(k); err != nil {
+			return nil, nil, err
+		} else if ok {
+			finals[k] = fin
+		}
+	}
 	return finals, keys, nil
+}
+
+// pageKey names one page of a key's record: the key and the page's start.
+type pageKey struct {
+	key  string
+	from int64
+}
+
+// assemble joins the pages of key's record read at the end into one final
+// read: the last ok read of each page, from position 0 on, until the
+// record's length. It reports false when a page is missing (the record is
+// then not known whole) and an error when pages disagree. The joined
+// operation is the last page's, with the whole record as its Output.
+func (rc *resourceCheck) assemble(key string) (checkers.Operation, bool, error) {
+	var whole ResourceState
+	var last checkers.Operation
+	for from := int64(0); ; {
+		op, ok := rc.pages[pageKey{key, from}]
+		if !ok {
+			return last, false, nil
+		}
+		st, err := asResource(op.Output)
+		if err != nil {
+			return last, false, err
+		}
+		total := st.Total
+		if total == 0 && st.From == 0 {
+			total = int64(len(st.Accesses)) // a whole record in one read
+		}
+		if from == 0 {
+			whole = ResourceState{Value: st.Value, Fencing: st.Fencing, Accesses: []Access{}, Total: total}
+		} else if total != whole.Total || st.Value != whole.Value || st.Fencing != whole.Fencing {
+			return last, false, core.BadInput("event %d: page from %d of %s's record says %d accesses and value %d, an earlier page %d and %d: the record changed during the final reads",
+				op.Complete, from, key, total, st.Value, whole.Total, whole.Value)
+		}
+		whole.Accesses = append(whole.Accesses, st.Accesses...)
+		if op.Complete > last.Complete || from == 0 {
+			last = op
+		}
+		from += int64(len(st.Accesses))
+		if from >= whole.Total {
+			whole.Total = 0
+			last.Output = whole
+			return last, true, nil
+		}
+		if len(st.Accesses) == 0 {
+			return last, false, nil
+		}
+	}
 }
 
 // index records cycle c's write, or c as unplaced when it has no value.

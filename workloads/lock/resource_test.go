@@ -314,3 +314,58 @@ func TestResourceUnknown(t *testing.T) {
 		t.Errorf("cancelled: %s %q, want unknown, interrupted", res.Verdict, res.Summary)
 	}
 }
+
+// page returns the page of st from position from, count accesses long.
+func page(st lock.ResourceState, from, count int) lock.ResourceState {
+	p := st
+	p.From, p.Total = int64(from), int64(len(st.Accesses))
+	from = min(from, len(st.Accesses))
+	p.Accesses = st.Accesses[from:min(len(st.Accesses), from+count)]
+	return p
+}
+
+// TestResourceReadInPages: a record read in pages is judged as read whole;
+// a missing page leaves it unknown; pages that disagree cannot be checked.
+func TestResourceReadInPages(t *testing.T) {
+	lost := record(false, 1, rd("p0", 0, 0), rd("p1", 0, 0), wr("p1", 0, 1), wr("p0", 0, 1))
+	safe := record(false, 2, rd("p0", 0, 0), wr("p0", 0, 1), rd("p1", 0, 1), wr("p1", 0, 2))
+	cycles := func(b *builder, st lock.ResourceState) {
+		r0, r1 := st.Accesses[0].Value, st.Accesses[2].Value
+		if st.Value == 1 {
+			r0, r1 = 0, 0
+		}
+		b.cycle(0, 20, 0, core.OK, "l0", held("p0", 0, r0, 1, 15))
+		b.cycle(21, 40, 1, core.OK, "l0", held("p1", 0, r1, 1, 15))
+	}
+	for name, tc := range map[string]struct {
+		st    lock.ResourceState
+		pages [][2]int // from, count
+		want  core.Verdict
+		says  string
+	}{
+		"safe in two pages":         {safe, [][2]int{{0, 2}, {2, 2}}, core.Valid, "resource safe"},
+		"safe in three with a tail": {safe, [][2]int{{0, 3}, {3, 3}, {6, 3}}, core.Valid, "resource safe"},
+		"lost update across pages":  {lost, [][2]int{{0, 3}, {3, 3}}, core.Invalid, "lost update"},
+		"second page missing":       {safe, [][2]int{{0, 2}}, core.Unknown, "l0"},
+		"first page missing":        {safe, [][2]int{{2, 2}}, core.Unknown, "l0"},
+	} {
+		b := newBuilder(t)
+		cycles(b, tc.st)
+		for i, p := range tc.pages {
+			b.final(int64(50+2*i), 2+i, "l0", page(tc.st, p[0], p[1]))
+		}
+		res, _ := resourceCheck(t, b.h)
+		if res.Verdict != tc.want || !strings.Contains(res.Summary, tc.says) {
+			t.Errorf("%s: %s %q; want %s saying %q", name, res.Verdict, res.Summary, tc.want, tc.says)
+		}
+	}
+	b := newBuilder(t)
+	cycles(b, safe)
+	b.final(50, 2, "l0", page(safe, 0, 2))
+	later := page(safe, 2, 2)
+	later.Total++ // the record grew between the two pages
+	b.final(52, 3, "l0", later)
+	if res, _ := resourceCheck(t, b.h); res.Verdict != core.Unknown || !strings.Contains(res.Summary, "changed during the final reads") {
+		t.Errorf("pages that disagree: %s %q", res.Verdict, res.Summary)
+	}
+}

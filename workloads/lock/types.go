@@ -26,9 +26,9 @@
 //
 // # Final reads
 //
-// After the run, one operation f = "resource" per key reads the resource's
-// record of that key: a ResourceState, every access the resource accepted
-// or rejected, in the order it applied them.
+// After the run, operations f = "resource" read the resource's record of
+// each key, page by page (ResourceRead): a ResourceState, every access the
+// resource accepted or rejected, in the order it applied them.
 //
 // # Checkers
 //
@@ -127,9 +127,28 @@ type Access struct {
 }
 
 // ResourceState is the final read of one resource key: its value and every
-// access to it, in the order the resource applied them.
+// access to it, in the order the resource applied them, or one page of
+// them (ResourceRead).
 type ResourceState struct {
 	Value    int64    `json:"value"`
 	Fencing  bool     `json:"fencing"`
 	Accesses []Access `json:"accesses"`
+	// From is the position in the whole record of Accesses[0]; Total is
+	// the length of the whole record. Both zero: Accesses is the whole
+	// record.
+	From  int64 `json:"from,omitempty"`
+	Total int64 `json:"total,omitempty"`
 }
+
+// ResourceRead is the invocation value of a final "resource" read: the
+// page of the key's record to read, Count accesses from position From.
+// A key's record is read in pages so that no history line grows past the
+// reader's bound however long the run; a nil value reads it whole.
+type ResourceRead struct {
+	From  int64 `json:"from"`
+	Count int64 `json:"count"`
+}
+
+// PageSize is how many accesses one final read asks for: a page's line in
+// the history stays well under a megabyte.
+const PageSize = 2000

@@ -85,6 +85,10 @@ func (v CycleValue) validateAs(t core.Type) error {
 // sequence numbers that do not start from 1 and strictly increase in the
 // order the accesses are listed.
 func (s ResourceState) Validate() error {
+	n := int64(len(s.Accesses))
+	if s.From < 0 || s.Total < 0 || (n > 0 && s.From+n > s.Total && (s.Total > 0 || s.From > 0)) {
+		return core.BadInput("page from %d of %d accesses over a record of %d", s.From, len(s.Accesses), s.Total)
+	}
 	var last int64
 	for i, a := range s.Accesses {
 		if a.Op != AccessRead && a.Op != AccessWrite {
