@@ -234,12 +234,15 @@ func WriteList(w io.Writer) {
 	}
 }
 
-// describeRoles lays t out with its default variant and the default
+// describeRoles lays t out with its default variant and its default
 // --nodes and names each role with its node count and program, as in
 // "kv ×3 (Go)" or "redis ×5 (redis-server)".
 func describeRoles(t targets.Target) string {
 	variant, _ := targets.ResolveVariant(t, "")
-	nodes, err := targets.Plan(t, targets.Spec{Variant: variant, Nodes: DefaultTest().Nodes})
+	def := DefaultTest()
+	def.Target, def.System = "", t
+	def = WithTargetDefaults(def, func(string) bool { return false })
+	nodes, err := targets.Plan(t, targets.Spec{Variant: variant, Nodes: def.Nodes})
 	if err != nil {
 		return ""
 	}
