@@ -1,6 +1,10 @@
 package nemesis
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/faultline/faultline/core"
+)
 
 // The grudge builders below are pure functions over a list of node names,
 // in the manner of Jepsen's nemesis: they choose nothing at random (callers
@@ -118,4 +122,39 @@ func (g Grudge) empty() bool {
 		}
 	}
 	return true
+}
+
+// Split checks g's names with known (which is not asked about Clients)
+// and splits g in two: the nodes the clients are cut off from, and the
+// node-to-node grudge left. A name known refuses, or a node whose grudge
+// names itself, is an error and the rest is not returned.
+func (g Grudge) Split(known func(node string) error) (clients []string, nodes Grudge, err error) {
+	check := func(n string) error {
+		if n == Clients {
+			return nil
+		}
+		return known(n)
+	}
+	nodes = Grudge{}
+	for a, bs := range g {
+		if err := check(a); err != nil {
+			return nil, nil, err
+		}
+		for _, b := range bs {
+			if err := check(b); err != nil {
+				return nil, nil, err
+			}
+			switch {
+			case a == b:
+				return nil, nil, core.BadInput("partition: the grudge of %s names %s itself", a, a)
+			case a == Clients:
+				clients = append(clients, b)
+			case b == Clients:
+				clients = append(clients, a)
+			default:
+				nodes[a] = append(nodes[a], b)
+			}
+		}
+	}
+	return clients, nodes, nil
 }

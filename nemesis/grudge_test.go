@@ -1,10 +1,12 @@
 package nemesis_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -189,5 +191,27 @@ func TestComplete(t *testing.T) {
 	checkWellFormed(t, []string{"a", "b", "c", "d"}, g)
 	if !slices.Equal(g["b"], []string{"a", "d"}) || len(g["a"]) != 3 {
 		t.Errorf("Complete = %v", g)
+	}
+}
+
+func TestGrudgeSplit(t *testing.T) {
+	known := func(n string) error {
+		if n == "n9" {
+			return errors.New("unknown node n9")
+		}
+		return nil
+	}
+	g := nemesis.Grudge{nemesis.Clients: {"n1"}, "n1": {nemesis.Clients, "n2"}, "n2": {"n1"}}
+	clients, nodes, err := g.Split(known)
+	slices.Sort(clients)
+	if err != nil || !slices.Equal(clients, []string{"n1", "n1"}) || !slices.Equal(nodes["n1"], []string{"n2"}) ||
+		!slices.Equal(nodes["n2"], []string{"n1"}) || len(nodes) != 2 {
+		t.Fatalf("Split = %v, %v, %v", clients, nodes, err)
+	}
+	if _, _, err := (nemesis.Grudge{"n1": {"n9"}}).Split(known); err == nil {
+		t.Error("an unknown node was accepted")
+	}
+	if _, _, err := (nemesis.Grudge{"n1": {"n1"}}).Split(known); !errors.Is(err, core.ErrBadInput) {
+		t.Errorf("a node cut from itself: %v", err)
 	}
 }

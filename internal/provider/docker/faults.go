@@ -170,34 +170,16 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 		return err
 	}
 	defer c.mu.Unlock()
-	want := nemesis.Grudge{}
-	clientCut := map[*proxylink.Link]bool{}
-	known := func(n string) error {
-		if n == nemesis.Clients {
-			return nil
-		}
+	clients, want, err := g.Split(func(n string) error {
 		_, err := c.node("partition", n)
 		return err
+	})
+	if err != nil {
+		return err
 	}
-	for a, bs := range g {
-		if err := known(a); err != nil {
-			return err
-		}
-		for _, b := range bs {
-			if err := known(b); err != nil {
-				return err
-			}
-			switch {
-			case a == b:
-				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
-			case a == nemesis.Clients:
-				clientCut[c.byName[b].link] = true
-			case b == nemesis.Clients:
-				clientCut[c.byName[a].link] = true
-			default:
-				want[a] = append(want[a], b)
-			}
-		}
+	clientCut := map[*proxylink.Link]bool{}
+	for _, n := range clients {
+		clientCut[c.byName[n].link] = true
 	}
 	c.grudge = want
 	start := time.Now()

@@ -49,28 +49,10 @@ func (c *Cluster) links() []*proxylink.Link {
 // cutClients blackholes the client links in cut and restores every other
 // client link the partition cut. The caller holds mu.
 func (c *Cluster) cutClients(ctx context.Context, cut map[*proxylink.Link]bool) error {
-	var add, remove []*proxylink.Link
-	for _, l := range c.links() {
-		switch {
-		case cut[l] && !c.clientCut[l]:
-			add = append(add, l)
-		case !cut[l] && c.clientCut[l]:
-			remove = append(remove, l)
-		}
-	}
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	for _, l := range add {
-		c.clientCut[l] = true
-	}
-	if err := proxylink.Apply(tctx, add, proxylink.Blackhole); err != nil {
-		return fmt.Errorf("cut clients: %w", err)
-	}
-	if err := proxylink.Apply(tctx, remove, func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
-		return fmt.Errorf("restore clients: %w", err)
-	}
-	for _, l := range remove {
-		delete(c.clientCut, l)
+	if err := proxylink.Cut(tctx, c.links(), cut, c.clientCut); err != nil {
+		return fmt.Errorf("clients: %w", err)
 	}
 	return nil
 }

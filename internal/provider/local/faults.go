@@ -38,60 +38,27 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 		return err
 	}
 	defer c.mu.Unlock()
-	want := map[*proxylink.Link]bool{}
-	known := func(n string) error {
-		if n == nemesis.Clients {
-			return nil
-		}
+	clients, nodes, err := g.Split(func(n string) error {
 		_, err := c.node("partition", n)
 		return err
+	})
+	if err != nil {
+		return err
 	}
-	for a, bs := range g {
-		if err := known(a); err != nil {
-			return err
-		}
+	want := map[*proxylink.Link]bool{}
+	for _, n := range clients {
+		want[c.client[n]] = true
+	}
+	for a, bs := range nodes {
 		for _, b := range bs {
-			if err := known(b); err != nil {
-				return err
-			}
-			switch {
-			case a == b:
-				return core.BadInput("partition: the grudge of %s names %s itself", a, a)
-			case a == nemesis.Clients:
-				want[c.client[b]] = true
-			case b == nemesis.Clients:
-				want[c.client[a]] = true
-			default:
-				want[c.pair[[2]string{a, b}]] = true
-				want[c.pair[[2]string{b, a}]] = true
-			}
-		}
-	}
-	var add, remove []*proxylink.Link
-	for _, l := range c.allLinks() {
-		switch {
-		case want[l] && !c.cut[l]:
-			add = append(add, l)
-		case !want[l] && c.cut[l]:
-			remove = append(remove, l)
+			want[c.pair[[2]string{a, b}]] = true
+			want[c.pair[[2]string{b, a}]] = true
 		}
 	}
 	tctx, cancel := c.bounded(ctx, toxicTimeout)
 	defer cancel()
-	// Cut the new links before restoring old ones, so that no pair is
-	// connected in between that neither partition connects. Links count as
-	// cut from the moment we try, so a failure leaves them to HealPartition.
-	for _, l := range add {
-		c.cut[l] = true
-	}
-	if err := proxylink.Apply(tctx, add, proxylink.Blackhole); err != nil {
+	if err := proxylink.Cut(tctx, c.allLinks(), want, c.cut); err != nil {
 		return fmt.Errorf("partition: %w", err)
-	}
-	if err := proxylink.Apply(tctx, remove, func(l *proxylink.Link) error { return proxylink.RemoveToxic(l, proxylink.ToxicPartition) }); err != nil {
-		return fmt.Errorf("partition: %w", err)
-	}
-	for _, l := range remove {
-		delete(c.cut, l)
 	}
 	c.log.Info("partition", "grudge", g, "links_cut", len(c.cut))
 	return nil

@@ -257,3 +257,34 @@ func Problem(ctx context.Context, l *Link, what, upstream string) string {
 	}
 	return ""
 }
+
+// Cut blackholes the links of links that want names and restores those
+// that cut marks and want does not, keeping cut in step: a link counts as
+// cut from the moment Cut tries (so a failure leaves it to a heal) and as
+// restored once its toxic is gone. New links are cut before old ones are
+// restored, so that no pair is connected in between that neither the old
+// nor the new partition connects. Links both name stay cut undisturbed.
+func Cut(ctx context.Context, links []*Link, want, cut map[*Link]bool) error {
+	var add, remove []*Link
+	for _, l := range links {
+		switch {
+		case want[l] && !cut[l]:
+			add = append(add, l)
+		case !want[l] && cut[l]:
+			remove = append(remove, l)
+		}
+	}
+	for _, l := range add {
+		cut[l] = true
+	}
+	if err := Apply(ctx, add, Blackhole); err != nil {
+		return err
+	}
+	if err := Apply(ctx, remove, func(l *Link) error { return RemoveToxic(l, ToxicPartition) }); err != nil {
+		return err
+	}
+	for _, l := range remove {
+		delete(cut, l)
+	}
+	return nil
+}
