@@ -206,23 +206,3 @@ func listen(cfg targets.NodeConfig) (api, peer net.Listener, err error) {
 	}
 	return api, peer, nil
 }
-
-// serve runs an HTTP server for h on ln until ctx is done, then stops it,
-// giving requests in flight a moment to finish. It closes ln.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		if srv.Shutdown(sctx) != nil {
-			srv.Close()
-		}
-		<-errc
-		return nil
-	case err := <-errc:
-		return err
-	}
-}

@@ -21,6 +21,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/faultline/faultline/internal/nodehttp"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -115,7 +116,7 @@ func runSafe(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) erro
 	err = bootstrap(r, cfg.Nodes)
 	if err == nil {
 		log.Info("safe node serving")
-		err = serve(ctx, apiLn, apiHandler(cfg.Name, &safeNode{raft: r}))
+		err = nodehttp.Serve(ctx, apiLn, apiHandler(cfg.Name, &safeNode{raft: r}))
 	}
 	// Stop Raft (and with it the transport and peer listener) before
 	// closing the store it writes to. If Raft does not stop in time, the

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/faultline/faultline/internal/nodehttp"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -79,8 +80,8 @@ func runUnsafe(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) er
 	}
 	log.Info("unsafe node serving", "keys", len(data))
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(ctx, apiLn, apiHandler(cfg.Name, n)) })
-	g.Go(func() error { return serve(ctx, peerLn, n.peerHandler()) })
+	g.Go(func() error { return nodehttp.Serve(ctx, apiLn, apiHandler(cfg.Name, n)) })
+	g.Go(func() error { return nodehttp.Serve(ctx, peerLn, n.peerHandler()) })
 	for peer, addr := range cfg.Peers {
 		g.Go(func() error { n.replicate(ctx, peer, addr); return nil })
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/nodehttp"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads/lock"
 )
@@ -355,27 +356,7 @@ func RunResource(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) 
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("resource serving", "fencing", r.fencing, "accesses", r.seq)
-	return serve(ctx, ln, r.handler())
-}
-
-// serve runs an HTTP server for h on ln until ctx is done, then stops it,
-// giving requests in flight a moment to finish. It closes ln.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		if srv.Shutdown(sctx) != nil {
-			srv.Close()
-		}
-		<-errc
-		return nil
-	case err := <-errc:
-		return err
-	}
+	return nodehttp.Serve(ctx, ln, r.handler())
 }
 
 // ResourceReady returns nil when the resource node at addr answers its

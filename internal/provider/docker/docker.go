@@ -270,18 +270,7 @@ func Plan(cfg Config) ([]targets.Node, error) {
 	if cfg.Nodes < 1 {
 		return nil, core.BadInput("docker provider: nodes must be at least 1, got %d", cfg.Nodes)
 	}
-	variant, err := targets.ResolveVariant(cfg.Target, cfg.Variant)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := targets.Plan(cfg.Target, targets.Spec{Variant: variant, Nodes: cfg.Nodes})
-	if err != nil {
-		return nil, err
-	}
-	if len(nodes) > MaxNodes {
-		return nil, core.BadInput("docker provider: at most %d nodes, the layout of %s has %d", MaxNodes, cfg.Target.Name(), len(nodes))
-	}
-	return nodes, nil
+	return lifecycle.Plan("docker", cfg.Target, cfg.Variant, cfg.Nodes)
 }
 
 // Planned returns a cluster of the planned nodes that was never started

@@ -6,9 +6,13 @@ package lifecycle
 
 import (
 	"context"
+
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/targets"
 )
 
 // JoinErrors is errors.Join on one line: the non-nil parts are separated
@@ -75,3 +79,21 @@ const (
 	// SIGKILL when the caller sets none.
 	DefaultStopGrace = 5 * time.Second
 )
+
+// Plan lays target out for variant (its default when empty) and nodes as
+// provider will run it: the variant resolved, the layout checked, and at
+// most MaxNodes nodes. Errors wrap core.ErrBadInput and name provider.
+func Plan(provider string, target targets.Target, variant string, nodes int) ([]targets.Node, error) {
+	variant, err := targets.ResolveVariant(target, variant)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := targets.Plan(target, targets.Spec{Variant: variant, Nodes: nodes})
+	if err != nil {
+		return nil, err
+	}
+	if len(plan) > MaxNodes {
+		return nil, core.BadInput("%s provider: at most %d nodes, the layout of %s has %d", provider, MaxNodes, target.Name(), len(plan))
+	}
+	return plan, nil
+}

@@ -179,16 +179,9 @@ func Plan(cfg Config) ([]targets.Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	variant, err := targets.ResolveVariant(cfg.Target, cfg.Variant)
+	nodes, err := lifecycle.Plan("local", cfg.Target, cfg.Variant, cfg.Nodes)
 	if err != nil {
 		return nil, err
-	}
-	nodes, err := targets.Plan(cfg.Target, targets.Spec{Variant: variant, Nodes: cfg.Nodes})
-	if err != nil {
-		return nil, err
-	}
-	if len(nodes) > MaxNodes {
-		return nil, core.BadInput("local provider: at most %d nodes, the layout of %s has %d", MaxNodes, cfg.Target.Name(), len(nodes))
 	}
 	for _, n := range nodes {
 		s, ok := n.Role.Program.(targets.Server)
