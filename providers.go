@@ -27,6 +27,11 @@ type runCluster interface {
 	nemesis.Healer
 	// Endpoints lists every node with its role and client address.
 	Endpoints() []targets.Endpoint
+	// AdminAddr returns where the controller reaches a node's API past
+	// the client proxy, now.
+	AdminAddr(name string) (string, bool)
+	// NodeConfig returns the configuration a node was started with.
+	NodeConfig(name string) (targets.NodeConfig, bool)
 	// Close stops every node and removes everything the cluster made.
 	Close(ctx context.Context) error
 }
@@ -64,6 +69,35 @@ var providers = []provider{
 		planned: func(nodes []targets.Node) nemesis.Cluster { return docker.Planned(nodes) },
 		start:   startDocker,
 	},
+}
+
+// clusterAdmin is a running cluster as a target's Layout.Failover reaches
+// it (targets.Admin).
+type clusterAdmin struct{ c runCluster }
+
+// Roles maps each role to its node names.
+func (a clusterAdmin) Roles() map[string][]string { return a.c.Roles() }
+
+// Addr returns where the controller reaches node directly.
+func (a clusterAdmin) Addr(node string) (string, error) {
+	addr, ok := a.c.AdminAddr(node)
+	if !ok || addr == "" {
+		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
+	}
+	return addr, nil
+}
+
+// Peer returns the address node dials to reach other.
+func (a clusterAdmin) Peer(node, other string) (string, error) {
+	cfg, ok := a.c.NodeConfig(node)
+	if !ok {
+		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
+	}
+	addr, ok := cfg.Peers[other]
+	if !ok {
+		return "", fmt.Errorf("node %s has no link to %s: %w", node, other, nemesis.ErrUnknownNode)
+	}
+	return addr, nil
 }
 
 // findProvider returns the provider called name, or bad input listing the

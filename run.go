@@ -161,7 +161,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	})
 	if len(faults) > 0 {
 		g.Go(func() error {
-			return nemesis.Run(nemCtx, plan.extend(cluster), faults, t.NemesisInterval, nemRNG, record)
+			return nemesis.Run(nemCtx, plan.extend(cluster, clusterAdmin{cluster}), faults, t.NemesisInterval, nemRNG, record)
 		})
 	}
 	workErr := g.Wait()

@@ -214,8 +214,8 @@ func DefaultTestFor(target string) Test {
 // WithTargetDefaults returns t with its target's defaults applied to every
 // setting that set does not report as set by the user (set takes a run
 // flag's name, such as "nodes"): the target's default variant and first
-// workload when t's are not among its own, and what targets.Defaulter declares for
-// --nodes, --op-timeout and --nemesis. Unknown targets are left alone.
+// workload when t's are not among its own, and what targets.Defaulter
+// declares for t's variant for --nodes, --op-timeout, --nemesis and --hold. Unknown targets are left alone.
 func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	tg, err := t.target()
 	if err != nil {
@@ -231,7 +231,11 @@ func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	if !ok {
 		return t
 	}
-	def := d.Defaults()
+	variant, err := targets.ResolveVariant(tg, t.Variant)
+	if err != nil {
+		variant = t.Variant
+	}
+	def := d.Defaults(variant)
 	if def.Nodes > 0 && !set("nodes") {
 		t.Nodes = def.Nodes
 	}
@@ -240,6 +244,9 @@ func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	}
 	if def.Nemesis != nil && !set("nemesis") {
 		t.Nemesis = slices.Clone(def.Nemesis)
+	}
+	if def.Hold > 0 && !set("hold") {
+		t.Hold = def.Hold
 	}
 	return t
 }

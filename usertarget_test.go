@@ -267,7 +267,7 @@ func TestUsersOwnTargetRefusedBeforeItStarts(t *testing.T) {
 // withDefaults is myRegister with defaults of its own.
 type withDefaults struct{ myRegister }
 
-func (withDefaults) Defaults() targets.Defaults {
+func (withDefaults) Defaults(string) targets.Defaults {
 	return targets.Defaults{Nodes: 5, OpTimeout: 3 * time.Second, Nemesis: []string{"pause"}}
 }
 
@@ -288,5 +288,26 @@ func TestTargetDefaultsApplyToWhatTheUserDidNotSet(t *testing.T) {
 	}
 	if d := faultline.DefaultTestFor("demo-kv"); d.Workload != "register" || d.Nodes != 3 {
 		t.Fatalf("DefaultTestFor(demo-kv) = %+v", d)
+	}
+}
+
+// TestTargetDefaultsFollowTheVariant: redis-lock's failover variant takes
+// the failover fault and a longer hold; its other variants client-pause
+// and the workload's hold; what the user set stays.
+func TestTargetDefaultsFollowTheVariant(t *testing.T) {
+	tt := faultline.DefaultTestFor("redis-lock")
+	if strings.Join(tt.Nemesis, ",") != "client-pause" || tt.Hold != 0 || tt.Variant != "naive" {
+		t.Fatalf("redis-lock's defaults: variant %q nemesis %v hold %v", tt.Variant, tt.Nemesis, tt.Hold)
+	}
+	tt.Variant = "failover"
+	onlyVariant := func(flag string) bool { return flag == "variant" }
+	got := faultline.WithTargetDefaults(tt, onlyVariant)
+	if strings.Join(got.Nemesis, ",") != "failover" || got.Hold != 100*time.Millisecond {
+		t.Fatalf("failover's defaults: nemesis %v hold %v", got.Nemesis, got.Hold)
+	}
+	tt.Hold = 3 * time.Millisecond
+	got = faultline.WithTargetDefaults(tt, func(flag string) bool { return flag == "variant" || flag == "hold" })
+	if got.Hold != 3*time.Millisecond {
+		t.Fatalf("the user's --hold was replaced: %v", got.Hold)
 	}
 }

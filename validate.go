@@ -51,15 +51,26 @@ type runPlan struct {
 	faults   []nemesis.Fault
 	// stall is the client-pause fault's hook for the run's clients.
 	stall *nemesis.ClientStall
+	// failover is the layout's switch-over, nil when it has no primary.
+	failover func(targets.Admin) nemesis.Promoter
 }
 
-// extend adds to c what the controller itself can do for the faults: stall
-// the clients, when the target's clients have a stall point.
-func (p runPlan) extend(c nemesis.Cluster) nemesis.Cluster {
+// extend adds to c what the controller and the target can do for the
+// faults: stall the clients, when the target's clients have a stall
+// point; switch the primary over, when its layout has one. admin reaches
+// the running nodes (nil for a cluster not started).
+func (p runPlan) extend(c nemesis.Cluster, admin targets.Admin) nemesis.Cluster {
+	var extras []any
 	if _, ok := p.target.(targets.Staller); ok {
-		return nemesis.Extend(c, p.stall)
+		extras = append(extras, p.stall)
 	}
-	return c
+	if p.failover != nil {
+		extras = append(extras, p.failover(admin))
+	}
+	if len(extras) == 0 {
+		return c
+	}
+	return nemesis.Extend(c, extras...)
 }
 
 // plan validates t and lays its cluster out, before anything is made.
@@ -108,16 +119,21 @@ func (t Test) plan() (runPlan, error) {
 	if p.nodes, err = p.provider.plan(t, tg); err != nil {
 		return p, err
 	}
-	planned := p.extend(p.provider.planned(p.nodes))
+	layout, err := tg.Layout(targets.Spec{Variant: variant, Nodes: t.Nodes})
+	if err != nil {
+		return p, err
+	}
+	p.failover = layout.Failover
+	planned := p.extend(p.provider.planned(p.nodes), nil)
 	for _, f := range faults {
 		if err := nemesis.Available(f, planned); err != nil {
-			if _, stalls := tg.(targets.Staller); errors.Is(err, nemesis.ErrUnsupported) && f.Name() == "client-pause" && !stalls {
-				return p, bad("--nemesis client-pause: the clients of target %s have no stall point, so there is nothing to pause", tg.Name())
+			if errors.Is(err, nemesis.ErrTargetUnsupported) {
+				return p, bad("--nemesis %v (target %s, variant %s)", err, tg.Name(), variant)
 			}
 			if errors.Is(err, nemesis.ErrUnsupported) {
 				var can []string
 				for _, o := range providers {
-					if nemesis.Available(f, p.extend(o.planned(p.nodes))) == nil {
+					if nemesis.Available(f, p.extend(o.planned(p.nodes), nil)) == nil {
 						can = append(can, o.Name)
 					}
 				}

@@ -88,8 +88,10 @@ func (p *ClientPause) Name() string { return "client-pause" }
 // Available checks that the run can stall its clients: the target's client
 // has a stall point.
 func (p *ClientPause) Available(c Cluster) error {
-	_, err := capability[ClientPauser](c, "client-pause")
-	return err
+	if _, ok := capabilityOf[ClientPauser](c); !ok {
+		return fmt.Errorf("client-pause: %w: its clients have no stall point, so there is nothing to pause", ErrTargetUnsupported)
+	}
+	return nil
 }
 
 // Start stalls the clients from now on; it draws nothing from rng.

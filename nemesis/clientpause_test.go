@@ -17,8 +17,8 @@ func TestClientPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := fs[0]
-	if err := nemesis.Available(f, bareCluster{}); !errors.Is(err, nemesis.ErrUnsupported) {
-		t.Fatalf("client-pause without a stall point: %v, want ErrUnsupported", err)
+	if err := nemesis.Available(f, bareCluster{}); !errors.Is(err, nemesis.ErrTargetUnsupported) {
+		t.Fatalf("client-pause without a stall point: %v, want ErrTargetUnsupported", err)
 	}
 	stall := &nemesis.ClientStall{}
 	c := nemesis.Extend(bareCluster{}, stall)

@@ -71,8 +71,8 @@ func TestParse(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"", "partition, latency, loss, kill, pause, client-pause"},
-		{"chaos", "partition, latency, loss, kill, pause, client-pause"},
+		{"", "partition, latency, loss, kill, pause, client-pause, failover"},
+		{"chaos", "partition, latency, loss, kill, pause, client-pause, failover"},
 		{"partition,chaos", `unknown nemesis "chaos"`},
 		{"partition,,kill", "empty entry"},
 		{"kill,kill", "twice"},
@@ -117,7 +117,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v", k.Name, fs, err)
 		}
 	}
-	if want := []string{"partition", "latency", "loss", "kill", "pause", "client-pause"}; !slices.Equal(got, want) {
+	if want := []string{"partition", "latency", "loss", "kill", "pause", "client-pause", "failover"}; !slices.Equal(got, want) {
 		t.Errorf("Kinds = %v, want %v", got, want)
 	}
 }

@@ -55,6 +55,9 @@ func kinds() []kind {
 		{Kind{"client-pause", "client-pause[=DURATION]",
 			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between reading the resource and writing it back) for DURATION, as a GC pause does (default %v); targets whose clients have a stall point only", DefaultClientPause)},
 			parseClientPause},
+		{Kind{"failover", "failover[=" + FailoverIsolate + "|" + FailoverKill + "]",
+			fmt.Sprintf("lose the primary as a failover manager would: cut it off from its replicas, let it take writes they never see for %v, promote a replica, then leave the old primary running (isolate: clients still on it write there) or kill it (kill); by default each window draws one; targets with a primary and replicas only (redis-lock's failover variant)", DefaultFailoverLag)},
+			parseFailover},
 	}
 }
 
@@ -216,6 +219,16 @@ func parseClientPause(arg string, hasArg bool) (Fault, error) {
 		return nil, core.BadInput("client-pause=%s: want a positive Go duration up to an hour, such as 2s", arg)
 	}
 	return &ClientPause{Duration: d}, nil
+}
+
+func parseFailover(arg string, hasArg bool) (Fault, error) {
+	if !hasArg {
+		return &Failover{}, nil
+	}
+	if arg != FailoverIsolate && arg != FailoverKill {
+		return nil, core.BadInput("failover=%s: valid: %s, %s (or no argument to draw one each window)", arg, FailoverIsolate, FailoverKill)
+	}
+	return &Failover{Mode: arg}, nil
 }
 
 func parseLoss(arg string, hasArg bool) (Fault, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/nemesis"
 )
 
 // Target is one system under test.
@@ -67,9 +68,9 @@ type Staller interface {
 // faults. The CLI applies them to the flags the user did not set, and
 // faultline.DefaultTestFor to a fresh Test.
 type Defaulter interface {
-	// Defaults returns the target's defaults; zero fields keep the
-	// embedded default's.
-	Defaults() Defaults
+	// Defaults returns the target's defaults for a run of variant (a
+	// resolved --variant); zero fields keep the embedded default's.
+	Defaults(variant string) Defaults
 }
 
 // Defaults are a target's own defaults for a run.
@@ -80,6 +81,9 @@ type Defaults struct {
 	OpTimeout time.Duration
 	// Nemesis is the --nemesis default.
 	Nemesis []string
+	// Hold is the --hold default, for a workload that holds (the lock
+	// workload).
+	Hold time.Duration
 }
 
 // Spec is what a run asks of a target's cluster.
@@ -94,6 +98,25 @@ type Spec struct {
 // Layout is a target's cluster: its roles in order.
 type Layout struct {
 	Roles []Role
+	// Failover, when set, says the cluster has a primary and replicas that
+	// follow it and returns how to switch them over once the cluster runs:
+	// the failover fault acts through it. admin reaches the running nodes.
+	// It must not use admin before the Promoter's methods are called (the
+	// run asks it for a Promoter before any node starts, to validate).
+	Failover func(admin Admin) nemesis.Promoter
+}
+
+// Admin is the running cluster as the controller reaches it for a target's
+// own administration, past the client proxies and the faults on them.
+type Admin interface {
+	// Roles maps each role to its node names, in cluster order.
+	Roles() map[string][]string
+	// Addr returns the address where the controller reaches node's API
+	// directly now (it may change when the node restarts).
+	Addr(node string) (string, error)
+	// Peer returns the address node dials to reach other, as in the
+	// node's NodeConfig.Peers.
+	Peer(node, other string) (string, error)
 }
 
 // Role is a group of nodes that run the same program.

@@ -180,7 +180,7 @@ func newRun() *cobra.Command {
 	f.IntVar(&t.OpLimit, "op-limit", t.OpLimit, "stop after this many operations (0: no limit)")
 	f.DurationVar(&t.OpTimeout, "op-timeout", t.OpTimeout, "timeout of each operation; past it the outcome is unknown (info)")
 	f.IntVar(&t.Keys, "keys", t.Keys, "number of keys")
-	f.DurationVar(&t.Hold, "hold", t.Hold, "how long the lock workload holds each lock after its write (0: the workload's default, 10ms)")
+	f.DurationVar(&t.Hold, "hold", t.Hold, "how long the lock workload's holder works between reading the resource and writing it back (0: the workload's default, 10ms)")
 	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition, latency, loss, kill, pause, client-pause (forms: faultline list), or none")
 	f.Float64Var(&t.Loss, "loss", t.Loss, "share of packets the loss fault drops (docker provider)")
 	f.DurationVar(&t.NemesisInterval, "nemesis-interval", t.NemesisInterval, "length of each fault window and of the pause between windows")

@@ -45,6 +45,9 @@ type Client struct {
 	redis    []*redisNode
 	resource *resourceClient
 	stalled  func(ctx context.Context) time.Duration
+	// failover: the node believed primary, and when it was found.
+	cur   *redisNode
+	found time.Time
 }
 
 var _ core.Client = (*Client)(nil)
@@ -64,7 +67,9 @@ func (t Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
 	switch {
 	case len(rs) == 0:
 		return nil, errors.New("redis-lock client: no redis node")
-	case variant != VariantRedlock && len(rs) != 1:
+	case variant == VariantFailover && len(rs) < 2:
+		return nil, fmt.Errorf("redis-lock client: failover takes a primary and replicas, got %d redis nodes", len(rs))
+	case variant != VariantRedlock && variant != VariantFailover && len(rs) != 1:
 		return nil, fmt.Errorf("redis-lock client: %s takes one redis node, got %d", variant, len(rs))
 	case len(res) != 1:
 		return nil, fmt.Errorf("redis-lock client: want one resource node, got %d", len(res))
@@ -116,8 +121,9 @@ func (c *Client) Invoke(ctx context.Context, op core.Op) core.Op {
 	return done(op, core.Fail, fmt.Sprintf("unknown operation %q", op.F))
 }
 
-// cycle acquires the lock op.Key, stalls when the client-pause fault says
-// so, reads the resource key and writes it plus one, holds, and releases.
+// cycle acquires the lock op.Key, reads the resource key, stalls when the
+// client-pause fault says so, holds (works on what it read), writes it
+// back plus one, and releases.
 func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 	start := time.Now()
 	since := func() int64 { return int64(time.Since(start)) }
@@ -144,20 +150,27 @@ func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 		}
 		return o
 	}
+	var node *redisNode
 	if c.variant != VariantRedlock {
-		op.Node = c.redis[0].name
+		var err error
+		if node, err = c.primary(ctx); err != nil {
+			v.Acquire = note(lock.Refused, err)
+			return finish(core.Fail)
+		}
+		op.Node = node.name
 	}
 	lockKey, value := "lock:"+op.Key, c.holder+":"+randomHex()
 
 	// Acquire.
 	switch c.variant {
-	case VariantNaive:
-		got, r := c.redis[0].setNX(ctx, lockKey, value, c.ttl)
-		v.Acquire = note(heldElse(got, r, c.redis[0].name))
+	case VariantNaive, VariantFailover:
+		got, r := node.setNX(ctx, lockKey, value, c.ttl)
+		c.lost(r)
+		v.Acquire = note(heldElse(got, r, node.name))
 	case VariantFencing:
-		token, r := c.redis[0].acquireFenced(ctx, lockKey, "fence:"+op.Key, value, c.ttl)
+		token, r := node.acquireFenced(ctx, lockKey, "fence:"+op.Key, value, c.ttl)
 		v.Token = token
-		v.Acquire = note(heldElse(token > 0, r, c.redis[0].name))
+		v.Acquire = note(heldElse(token > 0, r, node.name))
 	case VariantRedlock:
 		v.Acquire = note(c.redlockAcquire(ctx, lockKey, value))
 	}
@@ -180,13 +193,12 @@ func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 		// The client-pause fault's stall point: a holder that has read
 		// and is about to write back, as a GC pause would catch it.
 		v.StalledNS = int64(c.stalled(ctx))
+		// The holder's work on what it read, before it writes back.
+		sleep(ctx, hold)
 		v.WriteStartNS = since()
 		v.Write, _ = c.access(ctx, &errs, OpWrite, op.Key, v.Token, read+1)
 		if v.Write == lock.Unknown {
 			return finish(core.Info)
-		}
-		if v.Write == lock.Done {
-			sleep(ctx, hold)
 		}
 	}
 
@@ -195,8 +207,9 @@ func (c *Client) cycle(ctx context.Context, op core.Op) core.Op {
 	if c.variant == VariantRedlock {
 		v.Release = note(c.redlockRelease(ctx, lockKey, value))
 	} else {
-		deleted, r := c.redis[0].release(ctx, lockKey, value)
-		v.Release = note(released(deleted, r, c.redis[0].name))
+		deleted, r := node.release(ctx, lockKey, value)
+		c.lost(r)
+		v.Release = note(released(deleted, r, node.name))
 	}
 	if v.Release == lock.Unknown {
 		return finish(core.Info)

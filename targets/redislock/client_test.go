@@ -327,8 +327,8 @@ func TestCycleSteps(t *testing.T) {
 		if !(0 < v.AcquiredNS && v.AcquiredNS <= v.WriteStartNS && v.WriteStartNS < v.ReleaseStartNS) {
 			t.Errorf("times out of order: %+v", v)
 		}
-		if v.ReleaseStartNS-v.WriteStartNS < int64(time.Millisecond) {
-			t.Errorf("did not hold 1ms after the write: %+v", v)
+		if v.WriteStartNS-v.AcquiredNS < int64(time.Millisecond) {
+			t.Errorf("did not hold 1ms between the read and the write: %+v", v)
 		}
 		st := r.state("l0", 0, 0)
 		if st.Value != 1 || len(st.Accesses) != 2 || st.Accesses[0].Token != 7 || st.Accesses[1].Holder != "p3" {
@@ -420,8 +420,11 @@ func TestNewClientChecks(t *testing.T) {
 	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: "register", Variant: VariantNaive, Nodes: base}); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("register workload: %v", err)
 	}
-	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: WorkloadLock, Variant: "failover", Nodes: base}); !errors.Is(err, core.ErrBadInput) {
+	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: WorkloadLock, Variant: "sentinel", Nodes: base}); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("unknown variant: %v", err)
+	}
+	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: WorkloadLock, Variant: VariantFailover, Nodes: base}); err == nil || !strings.Contains(err.Error(), "primary and replicas") {
+		t.Errorf("failover with one redis: %v", err)
 	}
 	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: WorkloadLock, Variant: VariantNaive, Nodes: base[:1]}); err == nil {
 		t.Error("no resource: no error")
@@ -458,6 +461,7 @@ func TestLayout(t *testing.T) {
 		{VariantFencing, 1, "redis resource"},
 		{VariantRedlock, 3, "redis1 redis2 redis3 resource"},
 		{VariantRedlock, 5, "redis1 redis2 redis3 redis4 redis5 resource"},
+		{VariantFailover, 5, "redis1 redis2 resource"},
 	} {
 		if got, err := names(tc.v, tc.n); err != nil || got != tc.want {
 			t.Errorf("%s with %d nodes: %q, %v; want %q", tc.v, tc.n, got, err, tc.want)
@@ -468,10 +472,10 @@ func TestLayout(t *testing.T) {
 			t.Errorf("redlock with %d nodes: %v; want bad input", n, err)
 		}
 	}
-	if _, err := names("failover", 3); !errors.Is(err, core.ErrBadInput) {
+	if _, err := names("sentinel", 3); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("unknown variant: %v", err)
 	}
-	if got := targets.VariantNames(Target{}); strings.Join(got, ",") != "naive,fencing,redlock" {
+	if got := targets.VariantNames(Target{}); strings.Join(got, ",") != "naive,fencing,redlock,failover" {
 		t.Errorf("variants %v", got)
 	}
 	l, _ := Target{}.Layout(targets.Spec{Variant: VariantNaive})

@@ -69,7 +69,7 @@ func TestLocksHoldWithoutFaults(t *testing.T) {
 	for _, tc := range []struct {
 		variant string
 		nodes   int
-	}{{VariantNaive, 1}, {VariantFencing, 1}, {VariantRedlock, 3}} {
+	}{{VariantNaive, 1}, {VariantFencing, 1}, {VariantRedlock, 3}, {VariantFailover, 1}} {
 		t.Run(tc.variant, func(t *testing.T) {
 			c := startLocal(t, tc.variant, tc.nodes)
 			eps := c.Endpoints()
@@ -235,7 +235,7 @@ func TestStalledHolder(t *testing.T) {
 	for _, tc := range []struct {
 		variant string
 		nodes   int
-	}{{VariantNaive, 1}, {VariantFencing, 1}, {VariantRedlock, 3}} {
+	}{{VariantNaive, 1}, {VariantFencing, 1}, {VariantRedlock, 3}, {VariantFailover, 1}} {
 		t.Run(tc.variant, func(t *testing.T) {
 			c := startLocal(t, tc.variant, tc.nodes)
 			acquired, wake := make(chan struct{}), make(chan struct{})

@@ -241,3 +241,25 @@ func (n *redisNode) release(ctx context.Context, key, value string) (deleted boo
 	}
 	return r.val == int64(1), r
 }
+
+// role asks the node what it is in replication (ROLE): "master", "slave"
+// or "sentinel".
+func (n *redisNode) role(ctx context.Context) (string, error) {
+	return redisRole(ctx, n.rc, n.name)
+}
+
+// redisRole asks rc's node, called name, its replication role.
+func redisRole(ctx context.Context, rc *redis.Client, name string) (string, error) {
+	v, err := rc.Do(ctx, "role").Slice()
+	if err != nil {
+		return "", fmt.Errorf("redis %s: ROLE: %w", name, err)
+	}
+	if len(v) == 0 {
+		return "", fmt.Errorf("redis %s: ROLE answered nothing", name)
+	}
+	s, ok := v[0].(string)
+	if !ok {
+		return "", fmt.Errorf("redis %s: ROLE answered %v", name, v)
+	}
+	return s, nil
+}

@@ -18,6 +18,12 @@
 //   - redlock: the Redlock algorithm over --nodes independent Redis nodes
 //     (an odd number, at least 3): acquire on a majority within the
 //     validity time, release on all; no fencing.
+//   - failover: the naive lock on a primary with an asynchronously
+//     replicated replica (redis1 and redis2); clients take locks from
+//     whichever node says it is primary (ROLE). The failover fault
+//     (nemesis.Failover) promotes the replica as Redis Sentinel would, and
+//     a lock held on the old primary that had not reached the replica is
+//     lost.
 package redislock
 
 import (
@@ -45,6 +51,9 @@ const (
 	VariantFencing = "fencing"
 	// VariantRedlock is the Redlock algorithm over several Redis nodes.
 	VariantRedlock = "redlock"
+	// VariantFailover is the single-Redis lease lock on a primary with an
+	// asynchronous replica that the failover fault promotes.
+	VariantFailover = "failover"
 )
 
 // WorkloadLock is the only workload redis-lock has a client for.
@@ -93,7 +102,7 @@ func (Target) Name() string { return Name }
 
 // Description is one line for `faultline list`.
 func (Target) Description() string {
-	return "locks from real redis-server guarding a resource of our own (no fencing, fencing tokens, Redlock)"
+	return "locks from real redis-server guarding a resource of our own (no fencing, fencing tokens, Redlock, a failover to a replica)"
 }
 
 // Variants lists naive (the default), fencing and redlock.
@@ -102,8 +111,7 @@ func (Target) Variants() []targets.Choice {
 		{Name: VariantNaive, Description: "one Redis, SET NX PX lease, no fencing: a holder stalled past its lease overlaps the next one and loses updates"},
 		{Name: VariantFencing, Description: "the same lease plus a fencing token from Redis that the resource checks: holders may overlap, the resource stays safe"},
 		{Name: VariantRedlock, Description: "Redlock over --nodes Redis nodes (odd, at least 3): a majority within the validity time; a stalled holder still overlaps"},
-		// A "failover" variant (a primary with an asynchronous replica,
-		// promoted by its nemesis) goes here, with its layout in Layout.
+		{Name: VariantFailover, Description: "the naive lease on a primary with an asynchronous replica; --nemesis failover promotes the replica and a lock held on the old primary is lost"},
 	}
 }
 
@@ -128,7 +136,8 @@ func (t Target) redlockTimeout() time.Duration {
 
 // Layout lays out the redis role and one resource node: one redis for
 // naive and fencing, spec.Nodes for redlock (an odd number, at least 3;
-// anything else is bad input).
+// anything else is bad input), a primary and its replica for failover
+// (with the failover fault's switch-over).
 func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 	variant, err := checkVariant(spec.Variant)
 	if err != nil {
@@ -141,12 +150,17 @@ func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 			return targets.Layout{}, core.BadInput("redis-lock redlock needs an odd number of redis nodes, at least 3 (--nodes), got %d", spec.Nodes)
 		}
 		redises = spec.Nodes
-		// case VariantFailover: a primary role and a replica role here.
+	case VariantFailover:
+		redises = 2
 	}
-	return targets.Layout{Roles: []targets.Role{
-		{Name: RoleRedis, Count: redises, Program: redisServer(variant == VariantFencing), Ready: RedisReady, OnePort: true},
+	l := targets.Layout{Roles: []targets.Role{
+		{Name: RoleRedis, Count: redises, Program: redisServer(variant == VariantFencing, variant == VariantFailover), Ready: RedisReady, OnePort: true},
 		{Name: RoleResource, Count: 1, Program: targets.GoProgram{Run: RunResource}, Ready: ResourceReady, OnePort: true},
-	}}, nil
+	}}
+	if variant == VariantFailover {
+		l.Failover = failover
+	}
+	return l, nil
 }
 
 // redisServer is a redis-server node listening on its API address only, as
@@ -154,8 +168,10 @@ func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 // will do). Persistence is off,
 // except where the fencing tokens live (durable): their counter must
 // survive a kill of Redis, or tokens would start again from 1 and the
-// resource would refuse every holder after a restart.
-func redisServer(durable bool) targets.Server {
+// resource would refuse every holder after a restart. With replicated,
+// every node but the first starts as a replica of the first, and a
+// replica that must sync again does so at once, without a disk copy.
+func redisServer(durable, replicated bool) targets.Server {
 	persist := []string{"--appendonly", "no"}
 	if durable {
 		persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
@@ -164,17 +180,33 @@ func redisServer(durable bool) targets.Server {
 		Binary: "redis-server", Package: "redis-server",
 		Args: func(cfg targets.NodeConfig) []string {
 			host, _, _ := net.SplitHostPort(cfg.APIAddr)
-			return append([]string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", host, "--dir", cfg.DataDir,
+			args := append([]string{"--port", fmt.Sprint(cfg.APIPort()), "--bind", host, "--dir", cfg.DataDir,
 				"--save", "", "--protected-mode", "no"}, persist...)
+			if replicated {
+				args = append(args, "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+				args = append(args, replicaArgs(cfg)...)
+			}
+			return args
 		},
 	}
 }
 
-// Defaults: five redis nodes for redlock (the others take one whatever
-// --nodes says), operations long enough for a stalled holder, and the
-// client-pause fault that shows what a lease lock guarantees.
-func (Target) Defaults() targets.Defaults {
-	return targets.Defaults{Nodes: 5, OpTimeout: 5 * time.Second, Nemesis: []string{"client-pause"}}
+// FailoverHold is the --hold default of the failover variant: holders
+// work long enough on what they read for a switch-over to happen under
+// them, as it does in a system whose critical sections outlast a failover.
+const FailoverHold = 100 * time.Millisecond
+
+// Defaults: five redis nodes for redlock (the others take what their
+// layout says whatever --nodes says), operations long enough for a stalled
+// holder, and the fault that shows what the variant's lock guarantees:
+// client-pause, or failover (with holders working FailoverHold) for the
+// failover variant.
+func (Target) Defaults(variant string) targets.Defaults {
+	d := targets.Defaults{Nodes: 5, OpTimeout: 5 * time.Second, Nemesis: []string{"client-pause"}}
+	if variant == VariantFailover {
+		d.Nemesis, d.Hold = []string{"failover"}, FailoverHold
+	}
+	return d
 }
 
 // StallPoint says where the clients stall under client-pause.
@@ -218,8 +250,8 @@ func checkVariant(v string) (string, error) {
 	switch v {
 	case "":
 		return VariantNaive, nil
-	case VariantNaive, VariantFencing, VariantRedlock:
+	case VariantNaive, VariantFencing, VariantRedlock, VariantFailover:
 		return v, nil
 	}
-	return "", core.BadInput("redis-lock has no variant %q (it has: naive, fencing, redlock)", v)
+	return "", core.BadInput("redis-lock has no variant %q (it has: naive, fencing, redlock, failover)", v)
 }

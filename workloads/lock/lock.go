@@ -12,16 +12,16 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// DefaultHold is how long a client holds a lock after its write when
-// Workload.Hold is not set.
+// DefaultHold is how long a client works on what it read, holding the
+// lock, before it writes back, when Workload.Hold is not set.
 const DefaultHold = 10 * time.Millisecond
 
 // Workload is the lock workload. Its zero value is ready to use and holds
 // each lock DefaultHold.
 type Workload struct {
-	// Hold is how long a client holds the lock after writing the resource
-	// and before releasing it: the HoldNS of every CycleRequest. Zero or
-	// less means DefaultHold.
+	// Hold is how long a client holds the lock between reading the
+	// resource and writing it back (its work on what it read): the HoldNS
+	// of every CycleRequest. Zero or less means DefaultHold.
 	Hold time.Duration
 }
 
@@ -32,10 +32,11 @@ func (Workload) Name() string { return "lock" }
 
 // Description returns one line for `faultline list`.
 func (Workload) Description() string {
-	return "acquire a lock, read-modify-write the resource it guards, hold, release; checked for mutual exclusion and a safe resource"
+	return "acquire a lock, read the resource it guards, hold (work on it), write it back plus one, release; checked for mutual exclusion and a safe resource"
 }
 
-// WithHold returns the workload holding each lock for d after its write.
+// WithHold returns the workload holding each lock for d between its read
+// and its write.
 func (w Workload) WithHold(d time.Duration) workloads.Workload {
 	w.Hold = d
 	return w

@@ -72,7 +72,7 @@ const (
 )
 
 // CycleRequest is the invocation value of a cycle: how long to hold the
-// lock after the write.
+// lock between reading the resource and writing it back.
 type CycleRequest struct {
 	HoldNS int64 `json:"hold_ns"`
 }

@@ -512,6 +512,10 @@ func (c *Cluster) HostAPIAddr(name string) (string, bool) {
 	return n.hostAddr, true
 }
 
+// AdminAddr returns where the controller reaches node name's API directly
+// now: its published port on 127.0.0.1 (HostAPIAddr).
+func (c *Cluster) AdminAddr(name string) (string, bool) { return c.HostAPIAddr(name) }
+
 // FaultMechanism says how the fault kind ("latency", "loss", "partition")
 // is injected on this cluster; for latency it reflects the last
 // SetLatency. It returns "" for other kinds.

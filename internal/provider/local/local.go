@@ -409,6 +409,17 @@ func (c *Cluster) NodeConfig(name string) (targets.NodeConfig, bool) {
 	return cfg, true
 }
 
+// AdminAddr returns node name's own API address, bypassing the client
+// proxy (it stays the same across restarts), and false for an unknown
+// name.
+func (c *Cluster) AdminAddr(name string) (string, bool) {
+	np, ok := c.byName[name]
+	if !ok {
+		return "", false
+	}
+	return np.cfg.APIAddr, true
+}
+
 // LinkAddr returns the address of the proxy that carries traffic from node
 // from to node to's peer listener (what from's NodeConfig.Peers[to] says),
 // and false when there is no such link.
