@@ -123,12 +123,20 @@ func startLocal(ctx context.Context, t Test, target targets.Target, dir string, 
 			return nil, fmt.Errorf("find node binary: %w", err)
 		}
 	}
+	return startWithin(ctx, t, func(sctx context.Context) (*local.Cluster, error) {
+		return local.Start(sctx, local.Config{
+			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
+			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
+		})
+	})
+}
+
+// startWithin runs start under the start timeout (t.StartTimeout) and
+// names that timeout when it is what ended a failed start.
+func startWithin[C runCluster](ctx context.Context, t Test, start func(sctx context.Context) (C, error)) (runCluster, error) {
 	sctx, cancel := startContext(ctx, t)
 	defer cancel()
-	c, err := local.Start(sctx, local.Config{
-		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
-	})
+	c, err := start(sctx)
 	if err != nil {
 		return nil, startError(sctx, err)
 	}
@@ -162,14 +170,10 @@ func startDocker(ctx context.Context, t Test, target targets.Target, dir string,
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := startContext(ctx, t)
-	defer cancel()
-	c, err := docker.Start(sctx, docker.Config{
-		Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
-		ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
+	return startWithin(ctx, t, func(sctx context.Context) (*docker.Cluster, error) {
+		return docker.Start(sctx, docker.Config{
+			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
+			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
+		})
 	})
-	if err != nil {
-		return nil, startError(sctx, err)
-	}
-	return c, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads/lock"
 	"github.com/redis/go-redis/v9"
@@ -70,6 +71,19 @@ func (a localAdmin) Peer(node, other string) (string, error) {
 	return cfg.Peers[other], nil
 }
 
+// startFailover starts the failover variant's cluster on real
+// redis-server nodes and returns it with its switch-over.
+func startFailover(t *testing.T) (*local.Cluster, nemesis.Promoter) {
+	t.Helper()
+	testenv.NeedBinary(t, "redis-server", "redis-server")
+	c := startLocal(t, VariantFailover, 1)
+	l, err := Target{}.Layout(targets.Spec{Variant: VariantFailover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, l.Failover(localAdmin{c})
+}
+
 // TestPromoterSwitchesOver runs the failover variant's switch-over on real
 // redis-server nodes: the primary is found, a write replicates, a promoted
 // replica makes two primaries (which Primary refuses to choose between,
@@ -77,10 +91,7 @@ func (a localAdmin) Peer(node, other string) (string, error) {
 // follows the new one, what it took alone is gone and the new primary's
 // writes reach it.
 func TestPromoterSwitchesOver(t *testing.T) {
-	testenv.NeedBinary(t, "redis-server", "redis-server")
-	c := startLocal(t, VariantFailover, 1)
-	l, _ := Target{}.Layout(targets.Spec{Variant: VariantFailover})
-	p := l.Failover(localAdmin{c})
+	c, p := startFailover(t)
 	ctx := t.Context()
 	prim, members, err := p.Primary(ctx)
 	if err != nil || prim != "redis1" || !slices.Equal(members, []string{"redis1", "redis2"}) {
@@ -168,10 +179,7 @@ func TestPromoterSwitchesOver(t *testing.T) {
 // TestFailoverClientWithoutAPrimary: when no node says it is primary the
 // cycle fails at once (nothing was sent to take a lock) and names why.
 func TestFailoverClientWithoutAPrimary(t *testing.T) {
-	testenv.NeedBinary(t, "redis-server", "redis-server")
-	c := startLocal(t, VariantFailover, 1)
-	l, _ := Target{}.Layout(targets.Spec{Variant: VariantFailover})
-	p := l.Failover(localAdmin{c})
+	c, p := startFailover(t)
 	ctx := t.Context()
 	// Each follows the other: a loop with no primary.
 	if err := p.Follow(ctx, "redis1", "redis2"); err != nil {
