@@ -249,12 +249,13 @@ func (c *collected) addLedger(key string, pages map[pageKey]*checkers.Operation)
 		} else if t != total {
 			return false
 		}
+		events := op.Events()
 		for i, r := range st.Rows {
 			pos := from + int64(i)
 			c.effects = append(c.effects, effects.Effect{
 				ID: r.RequestID, Key: key, Content: amount(r.Amount),
 				Where:  fmt.Sprintf("row %d of %s's ledger", pos+1, key),
-				Events: op.Events(),
+				Events: events,
 			})
 		}
 		from += int64(len(st.Rows))
