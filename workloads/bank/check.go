@@ -345,7 +345,10 @@ func faultWindows(h core.History) []Window {
 func (bh *bankHistory) faultsDuring(start, end int64) []Window {
 	var out []Window
 	for _, w := range bh.windows {
-		if w.Start <= end && w.End >= start {
+		if w.Start > end {
+			break // windows are in order of their starts
+		}
+		if w.End >= start {
 			out = append(out, w)
 		}
 	}
@@ -669,15 +672,23 @@ func faultBreakdown(fs []Finding, kind string) string {
 // expectedTotal returned.
 func (bh *bankHistory) describeTotal(f Finding, def, maybe int64) string {
 	d := bh.counts
-	var want string
-	switch {
-	case !bh.joint:
-		want = fmt.Sprintf("%d (%s × %d)", d.InitialTotal, plural(d.Accounts, "account"), d.Balance)
-	case maybe == 0:
-		want = fmt.Sprintf("%d (%d less %d withdrawn by withdrawals acknowledged before it began)", *f.WantMax, d.InitialTotal, def)
-	default:
-		want = fmt.Sprintf("%d to %d (%d less %d withdrawn by withdrawals acknowledged before it began, and less up to %d by withdrawals concurrent with it or of unknown outcome)",
-			f.WantMin, *f.WantMax, d.InitialTotal, def, maybe)
+	want := fmt.Sprintf("%d (%s × %d)", d.InitialTotal, plural(d.Accounts, "account"), d.Balance)
+	if bh.joint {
+		var why []string
+		if def > 0 {
+			why = append(why, fmt.Sprintf("less %d withdrawn by withdrawals acknowledged before it began", def))
+		}
+		if maybe > 0 {
+			why = append(why, fmt.Sprintf("less up to %d by withdrawals concurrent with it or of unknown outcome", maybe))
+		}
+		switch {
+		case len(why) == 0:
+			want = fmt.Sprintf("%d (the initial total: no withdrawal before it)", d.InitialTotal)
+		case maybe > 0:
+			want = fmt.Sprintf("%d to %d (%d %s)", f.WantMin, *f.WantMax, d.InitialTotal, strings.Join(why, ", and "))
+		default:
+			want = fmt.Sprintf("%d (%d %s)", *f.WantMax, d.InitialTotal, strings.Join(why, ", and "))
+		}
 	}
 	gap := fmt.Sprintf("%d lost", f.WantMin-f.Got)
 	if f.Got > *f.WantMax {
