@@ -15,7 +15,7 @@
 // The client does it the way applications often do: it reads both
 // balances, computes the new ones, and writes them back as absolute
 // values. A transfer that would take the source below zero is refused
-// (fail). Every transfer preserves the total, whether it took effect or
+// (fail), under either rule. Every transfer preserves the total, whether it took effect or
 // not, so a transfer of unknown outcome (info) never makes a history
 // invalid; a lost update among concurrent transfers changes the total.
 //
