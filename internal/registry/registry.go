@@ -5,20 +5,23 @@ package registry
 import (
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/demokv"
+	"github.com/faultline/faultline/targets/postgres"
 	"github.com/faultline/faultline/targets/redislock"
 	"github.com/faultline/faultline/workloads"
+	"github.com/faultline/faultline/workloads/bank"
+	"github.com/faultline/faultline/workloads/idempotency"
 	"github.com/faultline/faultline/workloads/lock"
 	"github.com/faultline/faultline/workloads/register"
 )
 
 // Targets returns every target, in the order `faultline list` shows them.
 func Targets() []targets.Target {
-	return []targets.Target{demokv.Target{}, redislock.Target{}}
+	return []targets.Target{demokv.Target{}, redislock.Target{}, postgres.Target{}}
 }
 
 // Workloads returns every workload, in the order `faultline list` shows them.
 func Workloads() []workloads.Workload {
-	return []workloads.Workload{register.Workload{}, lock.Workload{}}
+	return []workloads.Workload{register.Workload{}, lock.Workload{}, idempotency.Workload{}, bank.Workload{}}
 }
 
 // Target finds a target by name.

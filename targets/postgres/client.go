@@ -1,0 +1,450 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/workloads/idempotency"
+)
+
+// defaultOpTimeout bounds an operation whose context has no deadline.
+const defaultOpTimeout = 10 * time.Second
+
+// connectTimeout bounds one connection attempt (the operation's context
+// may bound it further).
+const connectTimeout = 2 * time.Second
+
+// closeTimeout bounds the goodbye to a connection the client drops.
+const closeTimeout = 100 * time.Millisecond
+
+// schemaLock is the advisory lock key clients take around creating the
+// ledger, so that two clients making it at once do not collide in the
+// catalog.
+const schemaLock = 7_310_042
+
+// Ledger tables, one per variant, so that the schema always matches the
+// variant in use.
+const (
+	// TableChecked is check-then-insert's ledger: seq is the primary
+	// key, request_id has an index but no constraint.
+	TableChecked = "ledger_checked"
+	// TableUnique is unique-constraint's ledger: request_id is the
+	// primary key.
+	TableUnique = "ledger_unique"
+)
+
+// schema returns the statements that make variant's ledger, each safe to
+// run again.
+func schema(variant string) []string {
+	if variant == VariantUniqueConstraint {
+		return []string{
+			`CREATE TABLE IF NOT EXISTS ` + TableUnique + ` (request_id text PRIMARY KEY, account text NOT NULL, amount bigint NOT NULL, seq bigserial NOT NULL)`,
+			`CREATE INDEX IF NOT EXISTS ` + TableUnique + `_account ON ` + TableUnique + ` (account, seq)`,
+		}
+	}
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + TableChecked + ` (seq bigserial PRIMARY KEY, request_id text NOT NULL, account text NOT NULL, amount bigint NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS ` + TableChecked + `_request ON ` + TableChecked + ` (request_id)`,
+		`CREATE INDEX IF NOT EXISTS ` + TableChecked + `_account ON ` + TableChecked + ` (account, seq)`,
+	}
+}
+
+// table returns variant's ledger table.
+func table(variant string) string {
+	if variant == VariantUniqueConstraint {
+		return TableUnique
+	}
+	return TableChecked
+}
+
+// Client is an idempotency-workload client of postgres for one process:
+// one connection to the pg node, made when needed and dropped after any
+// error. Its operations run one at a time; Close releases its connection.
+type Client struct {
+	variant string
+	table   string
+	addr    string
+	conn    *pgx.Conn
+	schema  bool // the ledger is known to exist
+}
+
+var _ core.Client = (*Client)(nil)
+
+// NewClient returns an idempotency client reaching the first pg node at
+// its endpoint in cfg. Any other workload (bank has no client yet) is bad
+// input. The caller closes it.
+func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
+	if cfg.Workload != WorkloadIdempotency {
+		return nil, core.BadInput("postgres has no client for workload %q (it has: %s)", cfg.Workload, WorkloadIdempotency)
+	}
+	variant, err := checkVariant(cfg.Variant)
+	if err != nil {
+		return nil, err
+	}
+	pgs := cfg.ByRole(RolePG)
+	if len(pgs) == 0 {
+		return nil, errors.New("postgres client: no pg node")
+	}
+	return &Client{variant: variant, table: table(variant), addr: pgs[0].Addr}, nil
+}
+
+// Close closes the client's connection. It is idempotent.
+func (c *Client) Close() error {
+	c.drop()
+	return nil
+}
+
+// drop closes the connection, if any, without waiting long for the
+// server's side; the next try connects again.
+func (c *Client) drop() {
+	if c.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	c.conn.Close(ctx)
+	c.conn = nil
+}
+
+// connect returns the client's connection, connecting and making the
+// ledger when needed. An error means no statement of the caller's was
+// sent.
+func (c *Client) connect(ctx context.Context) (*pgx.Conn, error) {
+	if c.conn != nil && !c.conn.IsClosed() {
+		return c.conn, nil
+	}
+	c.drop()
+	cfg, err := connConfig(c.addr, connectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	c.conn = conn
+	if !c.schema {
+		if err := c.makeSchema(ctx); err != nil {
+			c.drop()
+			return nil, fmt.Errorf("make the ledger: %w", err)
+		}
+		c.schema = true
+	}
+	return c.conn, nil
+}
+
+// makeSchema makes the variant's ledger under an advisory lock, in one
+// transaction: clients starting together wait for each other instead of
+// colliding in the catalog.
+func (c *Client) makeSchema(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, c.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+			return err
+		}
+		for _, s := range schema(c.variant) {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Invoke performs op: a charge (f "charge", key the account, value an
+// idempotency.ChargeRequest), completed with an idempotency.ChargeResult,
+// or a final read of an account's ledger (f "ledger", value nil or an
+// idempotency.LedgerRead), completed with an idempotency.LedgerState.
+// Every request is bounded by ctx (ten seconds when it has no deadline).
+func (c *Client) Invoke(ctx context.Context, op core.Op) core.Op {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultOpTimeout)
+		defer cancel()
+	}
+	switch op.F {
+	case idempotency.Charge:
+		return c.charge(ctx, op)
+	case idempotency.Ledger:
+		return c.ledger(ctx, op)
+	}
+	return done(op, core.Fail, fmt.Sprintf("unknown operation %q", op.F))
+}
+
+// outcome is what one try of a charge did to the ledger, as far as the
+// client can tell.
+type outcome int
+
+const (
+	// notApplied: the try cannot have changed the ledger (nothing was
+	// sent, or its transaction ended without a commit, or the server
+	// answered the commit with an error and rolled back).
+	notApplied outcome = iota
+	// applied: the server acknowledged the try (the request is in the
+	// ledger).
+	applied
+	// unknown: the connection was lost or timed out while the commit was
+	// on its way: the try may or may not have been applied.
+	unknown
+)
+
+// charge sends the request up to its MaxAttempts times (at least once),
+// giving each try an equal share of the time left, until one is
+// acknowledged. It completes ok when a try was acknowledged, fail when no
+// try can have been applied, and info otherwise; the value says how many
+// tries were made and what went wrong with each failed one.
+func (c *Client) charge(ctx context.Context, op core.Op) core.Op {
+	req, ok := op.Value.(idempotency.ChargeRequest)
+	if !ok {
+		if p, isPtr := op.Value.(*idempotency.ChargeRequest); isPtr && p != nil {
+			req, ok = *p, true
+		}
+	}
+	if !ok {
+		return done(op, core.Fail, fmt.Sprintf("charge value %T: want an idempotency.ChargeRequest", op.Value))
+	}
+	if err := req.Validate(); err != nil {
+		return done(op, core.Fail, err.Error())
+	}
+	if op.Key == "" {
+		return done(op, core.Fail, "no account")
+	}
+	tries := max(req.MaxAttempts, 1)
+	var res idempotency.ChargeResult
+	maybe := false
+	for i := range tries {
+		if ctx.Err() != nil {
+			break
+		}
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if dl, ok := ctx.Deadline(); ok {
+			tctx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(tries-i))
+		}
+		res.Attempts++
+		out, err := c.try(tctx, op.Key, req)
+		cancel()
+		if out == applied {
+			op.Value = res
+			return done(op, core.OK, "")
+		}
+		if out == unknown {
+			maybe = true
+		}
+		res.Errors = append(res.Errors, describe(err))
+	}
+	if res.Attempts == 0 {
+		// Out of time before the first try: nothing was sent, but a
+		// completion that says so needs a try.
+		op.Value = nil
+		return done(op, core.Info, "no time left for a try")
+	}
+	op.Value = res
+	msg := strings.Join(res.Errors, "; ")
+	if maybe {
+		return done(op, core.Info, msg)
+	}
+	return done(op, core.Fail, msg)
+}
+
+// try sends the request once, in one read-committed transaction, and says
+// what it did to the ledger. After any error the connection is dropped.
+func (c *Client) try(ctx context.Context, account string, req idempotency.ChargeRequest) (outcome, error) {
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return notApplied, err
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		c.drop()
+		return notApplied, fmt.Errorf("begin: %w", err)
+	}
+	// Until the commit is sent, the transaction cannot take effect: an
+	// error or a lost connection ends it without one.
+	abort := func(what string, err error) (outcome, error) {
+		rctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		tx.Rollback(rctx)
+		cancel()
+		c.drop()
+		return notApplied, fmt.Errorf("%s: %w", what, err)
+	}
+	switch c.variant {
+	case VariantUniqueConstraint:
+		_, err = tx.Exec(ctx, `INSERT INTO `+c.table+` (request_id, account, amount) VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING`,
+			req.RequestID, account, req.Amount)
+		if err != nil {
+			return abort("insert", err)
+		}
+	default:
+		var one int
+		err = tx.QueryRow(ctx, `SELECT 1 FROM `+c.table+` WHERE request_id = $1 LIMIT 1`, req.RequestID).Scan(&one)
+		switch {
+		case err == nil:
+			// Already charged by an earlier try or delivery: nothing to
+			// write, and the request is in the ledger.
+			rctx, cancel := context.WithTimeout(ctx, closeTimeout)
+			if rerr := tx.Rollback(rctx); rerr != nil {
+				c.drop()
+			}
+			cancel()
+			return applied, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return abort("check", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+c.table+` (request_id, account, amount) VALUES ($1, $2, $3)`,
+			req.RequestID, account, req.Amount); err != nil {
+			return abort("insert", err)
+		}
+	}
+	err = tx.Commit(ctx)
+	if err == nil {
+		return applied, nil
+	}
+	out := commitOutcome(err)
+	c.drop()
+	return out, fmt.Errorf("commit: %w", err)
+}
+
+// commitOutcome classifies an error of a commit: the server's answer
+// ERROR (after which it rolled the transaction back) or a commit answered
+// ROLLBACK means not applied; anything else (a timeout, a lost connection,
+// a FATAL error that may come after the commit record was written) leaves
+// the outcome unknown. pgconn.SafeToRetry is no guide here: pgx reports a
+// connection lost while it waited for the commit's answer as "conn
+// closed", which it calls safe to retry.
+func commitOutcome(err error) outcome {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return applied
+	case errors.Is(err, pgx.ErrTxCommitRollback):
+		return notApplied
+	case errors.As(err, &pgErr) && pgErr.Severity == "ERROR":
+		return notApplied
+	}
+	return unknown
+}
+
+// describe says in a few words what went wrong with a try: "timeout" when
+// it ran out of time, the server's error with its SQLSTATE, or the error.
+func describe(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg := fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		if s := stage(err); s != "" {
+			msg = s + ": " + msg
+		}
+		return msg
+	}
+	if isTimeout(err) {
+		if s := stage(err); s != "" {
+			return s + ": timeout"
+		}
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// stages are the steps a try's or a read's error may start with.
+var stages = []string{"connect", "make the ledger", "begin", "check", "insert", "commit", "count", "read"}
+
+// stage returns the step an error of try names ("commit", "insert", ...),
+// or "" when it names none.
+func stage(err error) string {
+	s, _, ok := strings.Cut(err.Error(), ":")
+	if ok && slices.Contains(stages, s) {
+		return s
+	}
+	return ""
+}
+
+// isTimeout says whether err is a context deadline or a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// ledger reads op.Key's ledger, or one page of it, in one read-only
+// repeatable-read transaction (the page and the ledger's length agree).
+// A read that fails for any reason completes fail: it changed nothing.
+func (c *Client) ledger(ctx context.Context, op core.Op) core.Op {
+	var page *idempotency.LedgerRead
+	switch v := op.Value.(type) {
+	case nil:
+	case idempotency.LedgerRead:
+		page = &v
+	case *idempotency.LedgerRead:
+		page = v
+	default:
+		return done(op, core.Fail, fmt.Sprintf("ledger value %T: want nil or an idempotency.LedgerRead", op.Value))
+	}
+	if page != nil && (page.From < 0 || page.Count < 1) {
+		return done(op, core.Fail, fmt.Sprintf("ledger page from %d of %d rows", page.From, page.Count))
+	}
+	st, err := c.readLedger(ctx, op.Key, page)
+	if err != nil {
+		c.drop()
+		op.Value = nil
+		return done(op, core.Fail, describe(err))
+	}
+	op.Value = st
+	return done(op, core.OK, "")
+}
+
+func (c *Client) readLedger(ctx context.Context, account string, page *idempotency.LedgerRead) (idempotency.LedgerState, error) {
+	st := idempotency.LedgerState{Rows: []idempotency.Row{}}
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return st, err
+	}
+	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		q := `SELECT request_id, amount FROM ` + c.table + ` WHERE account = $1 ORDER BY seq`
+		args := []any{account}
+		if page != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+c.table+` WHERE account = $1`, account).Scan(&st.Total); err != nil {
+				return fmt.Errorf("count: %w", err)
+			}
+			q += ` OFFSET $2 LIMIT $3`
+			args = append(args, page.From, page.Count)
+			st.From = page.From
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		st.Rows, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (idempotency.Row, error) {
+			var row idempotency.Row
+			err := r.Scan(&row.RequestID, &row.Amount)
+			return row, err
+		})
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		return nil
+	})
+	if st.Rows == nil {
+		st.Rows = []idempotency.Row{}
+	}
+	if page != nil && len(st.Rows) == 0 && st.Total == 0 {
+		// An empty ledger: a whole, empty one.
+		st.From = 0
+	}
+	return st, err
+}
+
+func done(op core.Op, t core.Type, msg string) core.Op {
+	op.Type = t
+	op.Error = msg
+	return op
+}

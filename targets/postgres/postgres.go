@@ -1,0 +1,236 @@
+// Package postgres is the target "postgres": real PostgreSQL (Debian's
+// package postgresql) taking idempotent payments, serving the idempotency
+// workload (workloads/idempotency). Clients charge accounts with requests
+// named by client-chosen ids, retry them and sometimes deliver them twice
+// at once; what keeps a request from being charged twice is the target's
+// variant:
+//
+//   - check-then-insert (the default): in one transaction at read
+//     committed, SELECT the request id from the ledger and INSERT the row
+//     when it is absent; the ledger has no constraint on request_id. Two
+//     deliveries of one request that run at once both find nothing and both
+//     insert: the request is charged twice.
+//   - unique-constraint: request_id is the ledger's primary key and the
+//     charge is INSERT … ON CONFLICT (request_id) DO NOTHING: the database
+//     itself keeps a request to one row.
+//
+// The cluster has one role, "pg", of one node: a postgres server whose
+// data folder initdb makes in the node's data folder (DataDir/pgdata),
+// trusting connections from anywhere, with fsync on. PostgreSQL refuses
+// to run as root: when faultline runs as root, the server runs as the
+// account "postgres" that Debian's package creates.
+package postgres
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/targets"
+)
+
+// Name is the --target name of this target.
+const Name = "postgres"
+
+// The variants of postgres; VariantCheckThenInsert is the default.
+const (
+	// VariantCheckThenInsert looks the request id up and inserts the row
+	// when it is absent, in one read-committed transaction, with no
+	// constraint on request_id.
+	VariantCheckThenInsert = "check-then-insert"
+	// VariantUniqueConstraint makes request_id the ledger's primary key
+	// and inserts with ON CONFLICT (request_id) DO NOTHING.
+	VariantUniqueConstraint = "unique-constraint"
+)
+
+// WorkloadIdempotency is the only workload postgres has a client for.
+const WorkloadIdempotency = "idempotency"
+
+// RolePG is the role of the postgres nodes.
+const RolePG = "pg"
+
+// User is the account the server runs as when faultline runs as root;
+// Debian's package creates it. It is also the name of the database
+// superuser initdb makes and the clients connect as.
+const User = "postgres"
+
+// Database is the database the clients use (the one initdb makes).
+const Database = "postgres"
+
+// DataSubdir is the folder, inside a node's data folder, that initdb
+// makes and the server runs on: initdb gives it the permissions
+// PostgreSQL demands (0700) whatever the provider did to the data folder.
+const DataSubdir = "pgdata"
+
+// readyTimeout bounds one readiness probe.
+const readyTimeout = 2 * time.Second
+
+// Target is the postgres target. Its zero value is ready to use; it holds
+// no state, so one value serves any number of nodes and clients.
+type Target struct{}
+
+var (
+	_ targets.Target    = Target{}
+	_ targets.Imager    = Target{}
+	_ targets.Defaulter = Target{}
+)
+
+// New returns the postgres target.
+func New() Target { return Target{} }
+
+// Name returns "postgres".
+func (Target) Name() string { return Name }
+
+// Description is one line for `faultline list`.
+func (Target) Description() string {
+	return "idempotent payments on real PostgreSQL: a request id checked before the insert, or a unique constraint"
+}
+
+// Variants lists check-then-insert (the default) and unique-constraint.
+func (Target) Variants() []targets.Choice {
+	return []targets.Choice{
+		{Name: VariantCheckThenInsert, Description: "SELECT the request id, INSERT when absent, one read-committed transaction, no constraint: two deliveries at once both insert"},
+		{Name: VariantUniqueConstraint, Description: "request_id is the primary key, INSERT … ON CONFLICT DO NOTHING: each request is charged at most once"},
+	}
+}
+
+// Workloads lists "idempotency".
+func (Target) Workloads() []string { return []string{WorkloadIdempotency} }
+
+// Layout lays out one pg node, whatever spec.Nodes says.
+func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
+	if _, err := checkVariant(spec.Variant); err != nil {
+		return targets.Layout{}, err
+	}
+	return targets.Layout{Roles: []targets.Role{
+		{Name: RolePG, Count: 1, Program: Server(), Ready: Ready, OnePort: true},
+	}}, nil
+}
+
+// Server is a pg node: postgres from Debian's package on its data folder
+// DataDir/pgdata, which initdb makes before the first start with the
+// superuser "postgres", trust authentication and an extra pg_hba.conf line
+// trusting TCP connections from any address.
+func Server() targets.Server {
+	return targets.Server{
+		Binary:  "postgres",
+		Dirs:    []string{"/usr/lib/postgresql/*/bin"},
+		Package: "postgresql",
+		User:    User,
+		Init:    initCommands,
+		Args:    serverArgs,
+	}
+}
+
+// PGData returns the folder the node's server runs on.
+func PGData(cfg targets.NodeConfig) string { return filepath.Join(cfg.DataDir, DataSubdir) }
+
+// initCommands makes the cluster's data folder with initdb and trusts TCP
+// connections from anywhere (the containers' network) in its pg_hba.conf.
+func initCommands(cfg targets.NodeConfig) [][]string {
+	pgdata := PGData(cfg)
+	return [][]string{
+		{"initdb", "-D", pgdata, "-U", User, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"},
+		{"sh", "-c", `printf 'host all all all trust\n' >> "$1"`, "sh", filepath.Join(pgdata, "pg_hba.conf")},
+	}
+}
+
+// serverArgs runs postgres on the node's API address only, with no unix
+// socket, fsync and synchronous commit on, and little shared memory.
+func serverArgs(cfg targets.NodeConfig) []string {
+	host, _, _ := net.SplitHostPort(cfg.APIAddr)
+	if host == "" {
+		host = "*"
+	}
+	return []string{
+		"-D", PGData(cfg),
+		"-p", fmt.Sprint(cfg.APIPort()),
+		"-c", "listen_addresses=" + host,
+		"-c", "unix_socket_directories=",
+		"-c", "fsync=on",
+		"-c", "synchronous_commit=on",
+		"-c", "full_page_writes=on",
+		"-c", "shared_buffers=32MB",
+		"-c", "max_connections=200",
+	}
+}
+
+// Ready returns nil when the postgres server at addr accepts a connection
+// as the superuser and answers SELECT 1. It makes one attempt, bounded by
+// ctx and by two seconds.
+func Ready(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	cfg, err := connConfig(addr, readyTimeout)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("postgres %s: %w", addr, err)
+	}
+	defer conn.Close(context.Background())
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("postgres %s: SELECT 1: %w", addr, err)
+	}
+	if one != 1 {
+		return fmt.Errorf("postgres %s: SELECT 1 answered %d", addr, one)
+	}
+	return nil
+}
+
+// connConfig is the configuration of a connection to the server at addr
+// as the superuser, without TLS, giving up connecting after timeout.
+func connConfig(addr string, timeout time.Duration) (*pgx.ConnConfig, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("postgres address %q: %w", addr, err)
+	}
+	dsn := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable connect_timeout=%d application_name=faultline",
+		quoteDSN(host), port, User, Database, max(1, int(timeout.Round(time.Second)/time.Second)))
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres address %q: %w", addr, err)
+	}
+	cfg.ConnectTimeout = timeout
+	// Each try sends its statements as they are; no statement cache that
+	// a lost connection could leave half made.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	return cfg, nil
+}
+
+// quoteDSN quotes a value of a key=value connection string.
+func quoteDSN(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Defaults: one node, five-second operations (room for a charge's
+// retries), and the kill fault.
+func (Target) Defaults(string) targets.Defaults {
+	return targets.Defaults{Nodes: 1, OpTimeout: 5 * time.Second, Nemesis: []string{"kill"}}
+}
+
+//go:embed Dockerfile
+var dockerfile []byte
+
+// Dockerfile returns postgres's image recipe (its Dockerfile, embedded):
+// Debian's postgresql, iptables and iproute2, with faultline.
+func (Target) Dockerfile() []byte { return dockerfile }
+
+func checkVariant(v string) (string, error) {
+	switch v {
+	case "":
+		return VariantCheckThenInsert, nil
+	case VariantCheckThenInsert, VariantUniqueConstraint:
+		return v, nil
+	}
+	return "", core.BadInput("postgres has no variant %q (it has: %s, %s)", v, VariantCheckThenInsert, VariantUniqueConstraint)
+}
