@@ -81,11 +81,11 @@ func TestServerArgsAndInit(t *testing.T) {
 }
 
 // TestDockerfile: the embedded recipe installs Debian's postgresql (without
-// its default cluster), the network tools and faultline, and labels the
-// image for this target.
+// its default cluster, postgres and initdb linked onto PATH), the network
+// tools and faultline, and labels the image for this target.
 func TestDockerfile(t *testing.T) {
 	df := string(Target{}.Dockerfile())
-	for _, want := range []string{"ARG BASE", "FROM ${BASE}", "postgresql iptables iproute2", "create_main_cluster = false",
+	for _, want := range []string{"ARG BASE", "FROM ${BASE}", "postgresql iptables iproute2", "create_main_cluster = false", "/usr/local/bin/;",
 		"COPY faultline /usr/local/bin/faultline", "ARG INPUTS", "faultline.target=postgres", "faultline.inputs=${INPUTS}"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
