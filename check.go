@@ -211,12 +211,16 @@ func WriteList(w io.Writer) {
 		if roles := describeRoles(t); roles != "" {
 			fmt.Fprintf(w, "    roles at the default --nodes: %s\n", roles)
 		}
+		width := 10
+		for _, v := range t.Variants() {
+			width = max(width, len(v.Name))
+		}
 		for i, v := range t.Variants() {
 			def := ""
 			if i == 0 {
 				def = " (default)"
 			}
-			fmt.Fprintf(w, "    %-10s %s%s\n", v.Name, v.Description, def)
+			fmt.Fprintf(w, "    %-*s %s%s\n", width, v.Name, v.Description, def)
 		}
 	}
 	fmt.Fprintln(w, "Workloads (--workload):")
