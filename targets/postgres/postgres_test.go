@@ -223,7 +223,7 @@ func TestChargeWithoutServer(t *testing.T) {
 					t.Errorf("try error %q lacks %q", e, tc.err)
 				}
 			}
-			if took := time.Since(start); took > 3*time.Second {
+			if took := time.Since(start); took > 10*time.Second {
 				t.Errorf("the charge took %v past its 1.5s context", took)
 			}
 			if err := v.Validate(op.Type); err != nil {

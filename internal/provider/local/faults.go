@@ -121,7 +121,7 @@ func (c *Cluster) ClearLatency(ctx context.Context) error {
 	return nil
 }
 
-// Kill sends SIGKILL to a running or paused node's process group and
+// Kill sends SIGKILL to a running or paused node's process tree and
 // waits until the process is reaped. Killing a node that is neither
 // running nor paused fails with nemesis.ErrNodeState.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
@@ -136,7 +136,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if st := n.state(); st != stateRunning && st != statePaused {
 		return stateError("kill", n, "running or paused")
 	}
-	if err := signalGroup(n.proc, syscall.SIGKILL); err != nil {
+	if err := signalTree(n.proc, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	n.killed, n.paused = true, false
@@ -182,7 +182,7 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 	return nil
 }
 
-// Pause sends SIGSTOP to a running node's process group and returns once
+// Pause sends SIGSTOP to a running node's process tree and returns once
 // the kernel reports the process stopped. Pausing a node that is not
 // running fails with nemesis.ErrNodeState.
 func (c *Cluster) Pause(ctx context.Context, name string) error {
@@ -197,7 +197,7 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if n.state() != stateRunning {
 		return stateError("pause", n, "running")
 	}
-	if err := signalGroup(n.proc, syscall.SIGSTOP); err != nil {
+	if err := signalTree(n.proc, syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.paused = true
@@ -210,7 +210,7 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	return nil
 }
 
-// Resume sends SIGCONT to a paused node's process group and returns once
+// Resume sends SIGCONT to a paused node's process tree and returns once
 // the kernel reports the process running. Resuming a node that is not
 // paused fails with nemesis.ErrNodeState.
 func (c *Cluster) Resume(ctx context.Context, name string) error {
@@ -232,7 +232,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 }
 
 func (c *Cluster) resume(ctx context.Context, n *nodeProc) error {
-	if err := signalGroup(n.proc, syscall.SIGCONT); err != nil {
+	if err := signalTree(n.proc, syscall.SIGCONT); err != nil {
 		return err
 	}
 	n.paused = false

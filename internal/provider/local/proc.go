@@ -234,6 +234,53 @@ func signalGroup(p *process, sig syscall.Signal) error {
 	return err
 }
 
+// signalTree sends sig to p's process group and to every descendant of p
+// that left the group (a server's workers in sessions of their own, as
+// PostgreSQL's backends are, which a signal to the group would miss). The
+// descendants are found before the signal, so that a SIGKILL also reaches
+// the children it orphans; after a SIGSTOP they are looked for again, to
+// catch one forked meanwhile. A process already gone is not an error.
+func signalTree(p *process, sig syscall.Signal) error {
+	kids := descendants(p.pid)
+	err := signalGroup(p, sig)
+	signalEach(kids, sig)
+	if sig == syscall.SIGSTOP {
+		signalEach(descendants(p.pid), sig)
+	}
+	return err
+}
+
+// signalEach sends sig to each pid, ignoring those already gone.
+func signalEach(pids []int, sig syscall.Signal) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// descendants lists the pids of every process below pid in the process
+// tree (children, their children, ...), from the parent of each process.
+func descendants(pid int) []int {
+	parents, err := parentsOf()
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for child, parent := range parents {
+		children[parent] = append(children[parent], child)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, k := range children[next] {
+			out = append(out, k)
+			queue = append(queue, k)
+		}
+	}
+	return out
+}
+
 // waitExit waits until p is reaped or ctx ends.
 func waitExit(ctx context.Context, p *process) error {
 	select {
@@ -254,8 +301,12 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 			live = append(live, n)
 		}
 	}
+	// Every node's tree as it is now: a server's workers that left its
+	// group and outlive it (orphaned) still get the SIGKILL below.
+	trees := map[*nodeProc][]int{}
 	for _, n := range live {
-		_ = signalGroup(n.proc, syscall.SIGCONT)
+		trees[n] = descendants(n.proc.pid)
+		_ = signalTree(n.proc, syscall.SIGCONT)
 		_ = signalGroup(n.proc, syscall.SIGTERM)
 		n.paused = false
 	}
@@ -268,8 +319,9 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	cancel()
 	var errs []error
 	for _, n := range live {
-		// Also sweeps up anything the node started in its group.
+		// Also sweeps up anything the node started, in its group or not.
 		_ = signalGroup(n.proc, syscall.SIGKILL)
+		signalEach(trees[n], syscall.SIGKILL)
 		if err := waitExit(ctx, n.proc); err != nil {
 			errs = append(errs, fmt.Errorf("node %s (pid %d) not reaped: %w", n.name, n.proc.pid, err))
 		}

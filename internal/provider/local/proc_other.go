@@ -21,3 +21,6 @@ func (s *spawner) close() {}
 // procState returns the state letter of pid as ps reports it, for
 // systems without /proc.
 func procState(pid int) (byte, error) { return psState(pid) }
+
+// parentsOf maps every process's pid to its parent's, as ps reports them.
+func parentsOf() (map[int]int, error) { return psParents() }

@@ -17,3 +17,25 @@ func psState(pid int) (byte, error) {
 	}
 	return st[0], nil
 }
+
+// psParents maps every process's pid to its parent's, as ps reports them.
+// It is parentsOf where there is no /proc.
+func psParents() (map[int]int, error) {
+	out, err := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ps -A: %w", err)
+	}
+	parents := map[int]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[0])
+		ppid, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil {
+			parents[pid] = ppid
+		}
+	}
+	return parents, nil
+}
