@@ -64,12 +64,25 @@ func TestPostgresIdempotency(t *testing.T) {
 	if _, err := postgres.Server().Find(); err != nil {
 		testenv.Need(t, "postgres", err, "Debian package postgresql; make test installs it")
 	}
+	checkPostgresIdempotency(t, "local")
+}
+
+// TestDockerPostgresIdempotency: the same on containers of the target's
+// image.
+func TestDockerPostgresIdempotency(t *testing.T) {
+	testenv.NeedDocker(t)
+	checkPostgresIdempotency(t, "docker")
+}
+
+// checkPostgresIdempotency runs both variants on provider and asserts what
+// TestPostgresIdempotency says.
+func checkPostgresIdempotency(t *testing.T, provider string) {
 	seeds, dur := runParams(t, "PG")
 	for _, variant := range []string{postgres.VariantCheckThenInsert, postgres.VariantUniqueConstraint} {
 		t.Run(variant, func(t *testing.T) {
 			for s := 1; s <= seeds; s++ {
 				tt := faultline.DefaultTestFor("postgres")
-				tt.Variant = variant
+				tt.Variant, tt.Provider = variant, provider
 				tt = faultline.WithTargetDefaults(tt, func(flag string) bool { return flag == "variant" })
 				if n := os.Getenv("FAULTLINE_PG_NEMESIS"); n != "" {
 					tt.Nemesis = []string{n}
