@@ -57,7 +57,7 @@ func explain(ctx context.Context, m Model, j *keyJob, info porcupine.Linearizati
 	for i, s := range sp.states {
 		order[i], names[i] = i, m.DescribeState(s)
 	}
-	sort.SliceStable(order, func(a, b int) bool { return naturalLess(names[order[a]], names[order[b]]) })
+	sort.SliceStable(order, func(a, b int) bool { return NaturalLess(names[order[a]], names[order[b]]) })
 
 	involved := map[int]bool{sp.op: true}
 	for _, i := range order[:min(len(order), 5)] {

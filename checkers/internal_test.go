@@ -8,7 +8,7 @@ import (
 
 func TestNaturalLess(t *testing.T) {
 	keys := []string{"k10", "k2", "b", "k1", "a10", "a9", "k02", "k", ""}
-	sort.Slice(keys, func(i, j int) bool { return naturalLess(keys[i], keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return NaturalLess(keys[i], keys[j]) })
 	want := []string{"", "a9", "a10", "b", "k", "k1", "k2", "k02", "k10"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("sorted %q, want %q", keys, want)

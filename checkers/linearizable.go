@@ -297,7 +297,7 @@ func groupByKey(h core.History, m Model) ([]*keyJob, error) {
 			reduce(r, j)
 		}
 	}
-	sort.Slice(jobs, func(a, b int) bool { return naturalLess(jobs[a].key, jobs[b].key) })
+	sort.Slice(jobs, func(a, b int) bool { return NaturalLess(jobs[a].key, jobs[b].key) })
 	return jobs, nil
 }
 
@@ -508,19 +508,19 @@ func compose(jobs []*keyJob) core.CheckResult {
 	switch res.Verdict {
 	case core.Valid:
 		res.Summary = fmt.Sprintf("linearizable: %s on %s checked (%d indeterminate)",
-			plural(d.Operations, "operation"), plural(d.Keys, "key"), d.Indeterminate)
+			Plural(d.Operations, "operation"), Plural(d.Keys, "key"), d.Indeterminate)
 	case core.Invalid:
 		if len(invalid) == 1 && len(res.Anomalies) == 1 {
 			res.Summary = "not linearizable on " + res.Anomalies[0].Description
 		} else {
-			res.Summary = fmt.Sprintf("not linearizable on %d of %s: %s", len(invalid), plural(d.Keys, "key"), listKeys(invalid))
+			res.Summary = fmt.Sprintf("not linearizable on %d of %s: %s", len(invalid), Plural(d.Keys, "key"), ListNames(invalid))
 		}
 		if len(unknown) > 0 {
 			res.Summary += fmt.Sprintf("; %d more undecided", len(unknown))
 		}
 	default:
 		res.Summary = fmt.Sprintf("undecided: %d of %s %s (%s); the other %d are linearizable",
-			len(unknown), plural(d.Keys, "key"), stopReason(stopped), listKeys(unknown), d.ValidKeys)
+			len(unknown), Plural(d.Keys, "key"), stopReason(stopped), ListNames(unknown), d.ValidKeys)
 	}
 	res.Details = &d
 	return res
@@ -625,58 +625,6 @@ func nemesisAnnotations(h core.History) []porcupine.Annotation {
 		}
 	}
 	return notes
-}
-
-// naturalLess orders strings with embedded numbers by value: "k2" < "k10".
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := digitPrefix(a), digitPrefix(b)
-		if da > 0 && db > 0 {
-			na := strings.TrimLeft(a[:da], "0")
-			nb := strings.TrimLeft(b[:db], "0")
-			if len(na) != len(nb) {
-				return len(na) < len(nb)
-			}
-			if na != nb {
-				return na < nb
-			}
-			if da != db {
-				return da < db
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-// digitPrefix returns the number of leading ASCII digits of s.
-func digitPrefix(s string) int {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
-}
-
-// plural renders "1 key" or "3 keys".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// listKeys renders up to five keys, then how many more.
-func listKeys(keys []string) string {
-	if len(keys) <= 5 {
-		return strings.Join(keys, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(keys[:5], ", "), len(keys)-5)
 }
 
 // joinOr renders "a", "a or b", "a, b or c".

@@ -448,10 +448,10 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 		res.Verdict = core.Invalid
 		var parts []string
 		if d.WrongTotals > 0 {
-			parts = append(parts, fmt.Sprintf("wrong totals: %d of %s%s", d.WrongTotals, plural(n, "read"), faultBreakdown(d.Findings, WrongTotalKind)))
+			parts = append(parts, fmt.Sprintf("wrong totals: %d of %s%s", d.WrongTotals, checkers.Plural(n, "read"), faultBreakdown(d.Findings, WrongTotalKind)))
 		}
 		if d.WrongAccounts > 0 {
-			parts = append(parts, fmt.Sprintf("wrong accounts: %d of %s%s", d.WrongAccounts, plural(n, "read"), faultBreakdown(d.Findings, WrongAccountsKind)))
+			parts = append(parts, fmt.Sprintf("wrong accounts: %d of %s%s", d.WrongAccounts, checkers.Plural(n, "read"), faultBreakdown(d.Findings, WrongAccountsKind)))
 		}
 		res.Summary = strings.Join(parts, "; ")
 	case n == 0:
@@ -459,16 +459,16 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 	case bh.joint:
 		res.Verdict = core.Valid
 		res.Summary = fmt.Sprintf("totals agree with the withdrawals in all %s: %d at first, %d acknowledged withdrawn, %d at the last read",
-			plural(n, "ok read"), d.InitialTotal, d.Withdrawn, d.LastTotal)
+			checkers.Plural(n, "ok read"), d.InitialTotal, d.Withdrawn, d.LastTotal)
 		if d.WithdrawnUnknown > 0 {
 			res.Summary += fmt.Sprintf(" (up to %d more by withdrawals of unknown outcome)", d.WithdrawnUnknown)
 		}
 	default:
 		res.Verdict = core.Valid
-		res.Summary = fmt.Sprintf("total %d in all %s (%s × %d)", d.InitialTotal, plural(n, "ok read"), plural(d.Accounts, "account"), d.Balance)
+		res.Summary = fmt.Sprintf("total %d in all %s (%s × %d)", d.InitialTotal, checkers.Plural(n, "ok read"), checkers.Plural(d.Accounts, "account"), d.Balance)
 	}
 	if res.Verdict == core.Valid && d.Transfers.Info > 0 {
-		res.Summary += fmt.Sprintf("; %s of unknown outcome", plural(d.Transfers.Info, "transfer"))
+		res.Summary += fmt.Sprintf("; %s of unknown outcome", checkers.Plural(d.Transfers.Info, "transfer"))
 	}
 	return res
 }
@@ -510,7 +510,7 @@ func (bh *bankHistory) wrongAccounts(b Balances) (missing, unexpected []string) 
 			unexpected = append(unexpected, name)
 		}
 	}
-	sort.Slice(unexpected, func(i, j int) bool { return naturalLess(unexpected[i], unexpected[j]) })
+	sort.Slice(unexpected, func(i, j int) bool { return checkers.NaturalLess(unexpected[i], unexpected[j]) })
 	return missing, unexpected
 }
 
@@ -570,7 +570,7 @@ func (bh *bankHistory) checkBalances(ctx context.Context) core.CheckResult {
 		d.Lowest = lowest
 		var skew, neg []string
 		for _, k := range order {
-			phrase := fmt.Sprintf("%s at %d in %s", k, lowest[k], plural(reads[k], "read"))
+			phrase := fmt.Sprintf("%s at %d in %s", k, lowest[k], checkers.Plural(reads[k], "read"))
 			if strings.Contains(k, "+") {
 				skew = append(skew, "pair "+phrase)
 			} else {
@@ -589,10 +589,10 @@ func (bh *bankHistory) checkBalances(ctx context.Context) core.CheckResult {
 		res.Summary = "balances unknown: no ok read to judge"
 	case bh.joint:
 		res.Verdict = core.Valid
-		res.Summary = fmt.Sprintf("no pair below zero in %s", plural(len(bh.reads), "ok read"))
+		res.Summary = fmt.Sprintf("no pair below zero in %s", checkers.Plural(len(bh.reads), "ok read"))
 	default:
 		res.Verdict = core.Valid
-		res.Summary = fmt.Sprintf("no negative balance in %s", plural(len(bh.reads), "ok read"))
+		res.Summary = fmt.Sprintf("no negative balance in %s", checkers.Plural(len(bh.reads), "ok read"))
 	}
 	return res
 }
@@ -672,7 +672,7 @@ func faultBreakdown(fs []Finding, kind string) string {
 // expectedTotal returned.
 func (bh *bankHistory) describeTotal(f Finding, def, maybe int64) string {
 	d := bh.counts
-	want := fmt.Sprintf("%d (%s × %d)", d.InitialTotal, plural(d.Accounts, "account"), d.Balance)
+	want := fmt.Sprintf("%d (%s × %d)", d.InitialTotal, checkers.Plural(d.Accounts, "account"), d.Balance)
 	if bh.joint {
 		var why []string
 		if def > 0 {
@@ -700,12 +700,12 @@ func (bh *bankHistory) describeTotal(f Finding, def, maybe int64) string {
 // describeAccounts phrases a read that did not hold the accounts asked
 // for.
 func (bh *bankHistory) describeAccounts(f Finding) string {
-	s := fmt.Sprintf("%s held %s, expected the %d accounts a0..a%d", where(f), plural(int(f.Got), "account"), bh.req.Accounts, bh.req.Accounts-1)
+	s := fmt.Sprintf("%s held %s, expected the %d accounts a0..a%d", where(f), checkers.Plural(int(f.Got), "account"), bh.req.Accounts, bh.req.Accounts-1)
 	if len(f.Missing) > 0 {
-		s += ": missing " + listNames(f.Missing)
+		s += ": missing " + checkers.ListNames(f.Missing)
 	}
 	if len(f.Unexpected) > 0 {
-		s += ": unexpected " + listNames(f.Unexpected)
+		s += ": unexpected " + checkers.ListNames(f.Unexpected)
 	}
 	return s
 }
@@ -723,14 +723,6 @@ func (bh *bankHistory) describeBalance(f Finding, b Balances) string {
 		rule = "an account without a pair may not go below zero"
 	}
 	return fmt.Sprintf("%s saw %s at %d, expected 0 or more: %s", where(f), f.Key, f.Got, rule)
-}
-
-// listNames renders up to five names, then how many more.
-func listNames(names []string) string {
-	if len(names) <= 5 {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:5], ", "), len(names)-5)
 }
 
 // listPhrases renders up to five phrases, then how many more.
@@ -769,36 +761,4 @@ func stopPhrase(ctx context.Context) string {
 		return "interrupted"
 	}
 	return "ran out of time"
-}
-
-// plural renders "1 read" or "3 reads".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// naturalLess orders names by their text before a trailing number, then
-// by that number: "a2" before "a10".
-func naturalLess(a, b string) bool {
-	pa, na := splitNumber(a)
-	pb, nb := splitNumber(b)
-	if pa != pb {
-		return pa < pb
-	}
-	if len(na) != len(nb) {
-		return len(na) < len(nb)
-	}
-	return na < nb
-}
-
-// splitNumber splits s into its text and its trailing digits, the digits
-// without leading zeros.
-func splitNumber(s string) (text, digits string) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	return s[:i], strings.TrimLeft(s[i:], "0")
 }

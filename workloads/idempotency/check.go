@@ -209,7 +209,7 @@ func collect(h core.History) (collected, error) {
 	for k := range named {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return checkers.NaturalLess(keys[i], keys[j]) })
 	c.details.Accounts = len(keys)
 	unread := map[string]bool{}
 	for _, k := range keys {
@@ -277,7 +277,7 @@ func amount(n int64) string { return fmt.Sprintf("amount %d", n) }
 func summary(found effects.Result, d *Details) (string, core.Verdict) {
 	tail := ""
 	if len(d.NoLedger) > 0 {
-		tail = "; no whole ledger read of " + listNames(d.NoLedger)
+		tail = "; no whole ledger read of " + checkers.ListNames(d.NoLedger)
 	}
 	if !found.Valid() {
 		var parts []string
@@ -302,15 +302,15 @@ func summary(found effects.Result, d *Details) (string, core.Verdict) {
 			if n > 1 {
 				what = w.many
 			}
-			parts = append(parts, fmt.Sprintf("%s: %d %s (%s)", w.head, n, what, listNames(ids)))
+			parts = append(parts, fmt.Sprintf("%s: %d %s (%s)", w.head, n, what, checkers.ListNames(ids)))
 		}
 		return strings.Join(parts, "; ") + tail, core.Invalid
 	}
 	n := d.Requests
 	judged := fmt.Sprintf("%s acknowledged and charged once, %d failed and not charged, %d of unknown outcome (%d charged once, %d not) on %s",
-		plural(n.Acknowledged, "request"), n.Failed, n.Indeterminate, n.IndeterminateApplied, n.IndeterminateNotApplied, plural(d.Accounts, "account"))
+		checkers.Plural(n.Acknowledged, "request"), n.Failed, n.Indeterminate, n.IndeterminateApplied, n.IndeterminateNotApplied, checkers.Plural(d.Accounts, "account"))
 	if d.Redelivered > 0 || d.Retried > 0 {
-		judged += fmt.Sprintf("; %s delivered twice, %s retried", plural(d.Redelivered, "request"), plural(d.Retried, "charge"))
+		judged += fmt.Sprintf("; %s delivered twice, %s retried", checkers.Plural(d.Redelivered, "request"), checkers.Plural(d.Retried, "charge"))
 	}
 	if tail != "" {
 		return "charges unknown" + tail + " (" + judged + ")", core.Unknown
@@ -379,44 +379,4 @@ func stopPhrase(ctx context.Context) string {
 		return "interrupted"
 	}
 	return "ran out of time"
-}
-
-// plural renders "1 request" or "3 requests".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// listNames renders up to five names, then how many more.
-func listNames(names []string) string {
-	if len(names) <= 5 {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:5], ", "), len(names)-5)
-}
-
-// keyLess orders names by their text before a trailing number, then by
-// that number: "a2" before "a10".
-func keyLess(a, b string) bool {
-	ta, na := splitNumber(a)
-	tb, nb := splitNumber(b)
-	if ta != tb {
-		return ta < tb
-	}
-	if len(na) != len(nb) {
-		return len(na) < len(nb)
-	}
-	return na < nb
-}
-
-// splitNumber splits s into its text and its trailing digits, the digits
-// without leading zeros.
-func splitNumber(s string) (text, digits string) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	return s[:i], strings.TrimLeft(s[i:], "0")
 }

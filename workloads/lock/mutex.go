@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
@@ -256,7 +255,7 @@ func CheckMutualExclusion(ctx context.Context, h core.History) core.CheckResult 
 		}
 		byLock[s.Lock] = append(byLock[s.Lock], s)
 	}
-	sort.Slice(locks, func(i, j int) bool { return keyLess(locks[i], locks[j]) })
+	sort.Slice(locks, func(i, j int) bool { return checkers.NaturalLess(locks[i], locks[j]) })
 	d.Overlaps = []Overlap{}
 	var violated []string
 	if ctx.Err() != nil {
@@ -292,12 +291,12 @@ func CheckMutualExclusion(ctx context.Context, h core.History) core.CheckResult 
 	res.Details = &d
 	if d.OverlapCount > 0 {
 		res.Summary = fmt.Sprintf("lock violated: %s of critical sections on %s (the resource checker decides the verdict)",
-			plural(d.OverlapCount, "overlapping pair"), listKeys(violated))
+			checkers.Plural(d.OverlapCount, "overlapping pair"), checkers.ListNames(violated))
 	} else {
-		res.Summary = fmt.Sprintf("no overlap among %s on %s", plural(d.Sections, "critical section"), plural(d.Locks, "lock"))
+		res.Summary = fmt.Sprintf("no overlap among %s on %s", checkers.Plural(d.Sections, "critical section"), checkers.Plural(d.Locks, "lock"))
 	}
 	if d.Unplaced > 0 {
-		res.Summary += fmt.Sprintf("; %s of unknown outcome without a value left out", plural(d.Unplaced, "cycle"))
+		res.Summary += fmt.Sprintf("; %s of unknown outcome without a value left out", checkers.Plural(d.Unplaced, "cycle"))
 	}
 	return res
 }
@@ -371,47 +370,4 @@ func stopPhrase(ctx context.Context) string {
 		return "interrupted"
 	}
 	return "ran out of time"
-}
-
-// plural renders "1 lock" or "3 locks" ("3 accesses").
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "s") {
-		return fmt.Sprintf("%d %ses", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// listKeys renders up to five keys, then how many more.
-func listKeys(keys []string) string {
-	if len(keys) <= 5 {
-		return strings.Join(keys, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(keys[:5], ", "), len(keys)-5)
-}
-
-// keyLess orders keys by their text before a trailing number, then by
-// that number: "l2" before "l10".
-func keyLess(a, b string) bool {
-	pa, na := splitNumber(a)
-	pb, nb := splitNumber(b)
-	if pa != pb {
-		return pa < pb
-	}
-	if len(na) != len(nb) {
-		return len(na) < len(nb)
-	}
-	return na < nb
-}
-
-// splitNumber splits s into its text and its trailing digits, the digits
-// without leading zeros.
-func splitNumber(s string) (text, digits string) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	return s[:i], strings.TrimLeft(s[i:], "0")
 }

@@ -254,7 +254,7 @@ func (rc *resourceCheck) collect(h core.History) (map[string]checkers.Operation,
 	for k := range named {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return checkers.NaturalLess(keys[i], keys[j]) })
 	for _, k := range keys {
 		if fin, ok, err := rc.assemble(k); err != nil {
 			return nil, nil, err
@@ -417,7 +417,7 @@ func describeLostUpdate(key string, a *Access, cur int64, curBy *Access) string 
 		if n == 1 {
 			were = "was"
 		}
-		return s + fmt.Sprintf(": it had read %d, so %s since %s lost", a.Value-1, plural(int(n), "update"), were)
+		return s + fmt.Sprintf(": it had read %d, so %s since %s lost", a.Value-1, checkers.Plural(int(n), "update"), were)
 	}
 	return s + fmt.Sprintf(": it had read %d, a value the resource did not hold", a.Value-1)
 }
@@ -544,7 +544,7 @@ func compactInts(s []int) []int {
 func (rc *resourceCheck) summary(d *ResourceDetails, stopped string) (string, core.Verdict) {
 	var notes []string
 	if len(d.NoFinalRead) > 0 {
-		notes = append(notes, "no final read of "+listKeys(d.NoFinalRead))
+		notes = append(notes, "no final read of "+checkers.ListNames(d.NoFinalRead))
 	}
 	if stopped != "" {
 		notes = append(notes, "check stopped: "+stopped)
@@ -572,7 +572,7 @@ func (rc *resourceCheck) summary(d *ResourceDetails, stopped string) (string, co
 			if n > 1 {
 				noun = fmt.Sprintf("%d %s", n, k.many)
 			}
-			parts = append(parts, noun+" on "+listKeys(keys))
+			parts = append(parts, noun+" on "+checkers.ListNames(keys))
 		}
 		return "resource corrupted: " + strings.Join(parts, "; ") + tail, core.Invalid
 	}
@@ -581,9 +581,9 @@ func (rc *resourceCheck) summary(d *ResourceDetails, stopped string) (string, co
 		writes += kd.AcceptedWrites
 		rejected += kd.RejectedWrites + kd.RejectedReads
 	}
-	judged := fmt.Sprintf("%s on %s agree with the history", plural(writes, "accepted write"), plural(len(d.PerKey), "key"))
+	judged := fmt.Sprintf("%s on %s agree with the history", checkers.Plural(writes, "accepted write"), checkers.Plural(len(d.PerKey), "key"))
 	if rejected > 0 {
-		judged += fmt.Sprintf(", %s rejected", plural(rejected, "stale access"))
+		judged += fmt.Sprintf(", %s rejected", checkers.Plural(rejected, "stale access"))
 	}
 	if len(notes) > 0 {
 		return "resource unknown: " + strings.Join(notes, "; ") + " (" + judged + ")", core.Unknown
