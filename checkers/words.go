@@ -1,6 +1,8 @@
 package checkers
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -62,4 +64,21 @@ func digitPrefix(s string) int {
 		i++
 	}
 	return i
+}
+
+// Seconds renders nanoseconds since the run started as seconds with
+// millisecond precision, for example "3.210s".
+func Seconds(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+
+// StopPhrase says why a check's context ended: "ran out of memory
+// budget" (ErrMemoryBudget), "interrupted", or "ran out of time".
+func StopPhrase(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrMemoryBudget):
+		return "ran out of memory budget"
+	case errors.Is(cause, context.Canceled):
+		return "interrupted"
+	}
+	return "ran out of time"
 }

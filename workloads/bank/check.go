@@ -2,7 +2,6 @@ package bank
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -418,7 +417,7 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 	d.LastRead, d.Findings = -1, []Finding{}
 	for i, r := range bh.reads {
 		if i%4096 == 0 && ctx.Err() != nil {
-			res.Summary = fmt.Sprintf("totals unknown: %s after %d of %d reads", stopPhrase(ctx), i, len(bh.reads))
+			res.Summary = fmt.Sprintf("totals unknown: %s after %d of %d reads", checkers.StopPhrase(ctx), i, len(bh.reads))
 			return res
 		}
 		total := r.b.Total()
@@ -534,7 +533,7 @@ func (bh *bankHistory) checkBalances(ctx context.Context) core.CheckResult {
 	n := len(bh.names)
 	for i, r := range bh.reads {
 		if i%4096 == 0 && ctx.Err() != nil {
-			res.Summary = fmt.Sprintf("balances unknown: %s after %d of %d reads", stopPhrase(ctx), i, len(bh.reads))
+			res.Summary = fmt.Sprintf("balances unknown: %s after %d of %d reads", checkers.StopPhrase(ctx), i, len(bh.reads))
 			return res
 		}
 		before := len(d.Findings)
@@ -611,7 +610,7 @@ func (bh *bankHistory) anomaly(f Finding, desc string) core.Anomaly {
 // where phrases a read: "read at event 12 (process 3, 1.200s–1.210s,
 // during partition 1.000s–3.000s)".
 func where(f Finding) string {
-	return fmt.Sprintf("read at event %d (process %d, %s–%s, %s)", f.Complete, f.Process, seconds(f.Start), seconds(f.End), faultPhrase(f.Faults))
+	return fmt.Sprintf("read at event %d (process %d, %s–%s, %s)", f.Complete, f.Process, checkers.Seconds(f.Start), checkers.Seconds(f.End), faultPhrase(f.Faults))
 }
 
 // faultPhrase names the fault windows overlapping a read, or says that
@@ -623,9 +622,9 @@ func faultPhrase(ws []Window) string {
 	parts := make([]string, len(ws))
 	for i, w := range ws {
 		if w.Open {
-			parts[i] = fmt.Sprintf("%s from %s, never stopped", w.Fault, seconds(w.Start))
+			parts[i] = fmt.Sprintf("%s from %s, never stopped", w.Fault, checkers.Seconds(w.Start))
 		} else {
-			parts[i] = fmt.Sprintf("%s %s–%s", w.Fault, seconds(w.Start), seconds(w.End))
+			parts[i] = fmt.Sprintf("%s %s–%s", w.Fault, checkers.Seconds(w.Start), checkers.Seconds(w.End))
 		}
 	}
 	return "during " + strings.Join(parts, " and ")
@@ -745,20 +744,3 @@ func containsString(s []string, x string) bool {
 
 // ptr returns a pointer to v.
 func ptr(v int64) *int64 { return &v }
-
-// seconds renders nanoseconds since the run started as seconds with
-// millisecond precision, for example "3.210s".
-func seconds(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
-
-// stopPhrase says why ctx ended: out of time, out of memory budget or
-// interrupted.
-func stopPhrase(ctx context.Context) string {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, checkers.ErrMemoryBudget):
-		return "ran out of memory budget"
-	case errors.Is(cause, context.Canceled):
-		return "interrupted"
-	}
-	return "ran out of time"
-}

@@ -90,7 +90,7 @@ type Details struct {
 func CheckCharges(ctx context.Context, h core.History) core.CheckResult {
 	res := core.CheckResult{Checker: Checker, Verdict: core.Unknown}
 	if ctx.Err() != nil {
-		res.Summary = "charges unknown: " + stopPhrase(ctx) + " before the check began"
+		res.Summary = "charges unknown: " + checkers.StopPhrase(ctx) + " before the check began"
 		return res
 	}
 	c, err := collect(h)
@@ -99,7 +99,7 @@ func CheckCharges(ctx context.Context, h core.History) core.CheckResult {
 		return res
 	}
 	if ctx.Err() != nil {
-		res.Summary = "charges unknown: " + stopPhrase(ctx) + " while reading the history"
+		res.Summary = "charges unknown: " + checkers.StopPhrase(ctx) + " while reading the history"
 		return res
 	}
 	found, err := effects.Check(c.reqs, c.effects)
@@ -366,17 +366,4 @@ func asLedger(v any) (LedgerState, error) {
 		return *x, nil
 	}
 	return LedgerState{}, core.BadInput("ledger value %v (%T): want idempotency.LedgerState", v, v)
-}
-
-// stopPhrase says why ctx ended: out of time, out of memory budget or
-// interrupted.
-func stopPhrase(ctx context.Context) string {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, checkers.ErrMemoryBudget):
-		return "ran out of memory budget"
-	case errors.Is(cause, context.Canceled):
-		return "interrupted"
-	}
-	return "ran out of time"
 }

@@ -259,17 +259,17 @@ func CheckMutualExclusion(ctx context.Context, h core.History) core.CheckResult 
 	d.Overlaps = []Overlap{}
 	var violated []string
 	if ctx.Err() != nil {
-		res.Summary = "mutual exclusion unknown: " + stopPhrase(ctx) + " before the check began"
+		res.Summary = "mutual exclusion unknown: " + checkers.StopPhrase(ctx) + " before the check began"
 		return res
 	}
 	for i, l := range locks {
 		if err := ctx.Err(); err != nil {
-			res.Summary = fmt.Sprintf("mutual exclusion unknown: %s after %d of %d locks", stopPhrase(ctx), i, len(locks))
+			res.Summary = fmt.Sprintf("mutual exclusion unknown: %s after %d of %d locks", checkers.StopPhrase(ctx), i, len(locks))
 			return res
 		}
 		found, err := overlaps(ctx, byLock[l])
 		if err != nil {
-			res.Summary = fmt.Sprintf("mutual exclusion unknown: %s in lock %s (%d of %d locks done)", stopPhrase(ctx), l, i, len(locks))
+			res.Summary = fmt.Sprintf("mutual exclusion unknown: %s in lock %s (%d of %d locks done)", checkers.StopPhrase(ctx), l, i, len(locks))
 			return res
 		}
 		if len(found) > 0 {
@@ -344,30 +344,13 @@ func overlaps(ctx context.Context, secs []Section) ([]Overlap, error) {
 // (events 4, 9), p5 from 1.250s to 2.000s (events 6, 11)".
 func describeOverlap(o Overlap) string {
 	side := func(s Section) string {
-		end := seconds(s.End)
+		end := checkers.Seconds(s.End)
 		if s.CutShort {
 			end += ", never released"
 		}
-		return fmt.Sprintf("%s from %s to %s (events %d, %d)", s.Holder, seconds(s.Start), end, s.Invoke, s.Complete)
+		return fmt.Sprintf("%s from %s to %s (events %d, %d)", s.Holder, checkers.Seconds(s.Start), end, s.Invoke, s.Complete)
 	}
 	return fmt.Sprintf("%s: %s (%s) and %s (%s) both held the lock for %s: %s; %s",
 		o.Lock, o.First.Holder, describeToken(o.First.Token), o.Second.Holder, describeToken(o.Second.Token),
 		time.Duration(o.OverlapNS), side(o.First), side(o.Second))
-}
-
-// seconds renders nanoseconds since the run started as seconds with
-// millisecond precision, for example "3.210s".
-func seconds(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
-
-// stopPhrase says why ctx ended: out of time, out of memory budget or
-// interrupted.
-func stopPhrase(ctx context.Context) string {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, checkers.ErrMemoryBudget):
-		return "ran out of memory budget"
-	case errors.Is(cause, context.Canceled):
-		return "interrupted"
-	}
-	return "ran out of time"
 }

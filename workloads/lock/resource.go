@@ -176,7 +176,7 @@ func CheckResource(ctx context.Context, h core.History) core.CheckResult {
 	stopped := ""
 	for i, k := range keys {
 		if ctx.Err() != nil {
-			stopped = fmt.Sprintf("%s after %d of %d keys", stopPhrase(ctx), i, len(keys))
+			stopped = fmt.Sprintf("%s after %d of %d keys", checkers.StopPhrase(ctx), i, len(keys))
 			break
 		}
 		fin, ok := finals[k]
@@ -195,7 +195,7 @@ func CheckResource(ctx context.Context, h core.History) core.CheckResult {
 		}
 		kd := ResourceKeyDetails{Key: k, FinalRead: fin.Complete, Fencing: st.Fencing, Value: st.Value, Accesses: len(st.Accesses)}
 		if err := rc.replay(ctx, &kd, fin, st); err != nil {
-			stopped = fmt.Sprintf("%s in key %s (%d of %d keys done)", stopPhrase(ctx), k, i, len(keys))
+			stopped = fmt.Sprintf("%s in key %s (%d of %d keys done)", checkers.StopPhrase(ctx), k, i, len(keys))
 			break
 		}
 		rc.crossCheck(&kd, fin)
