@@ -4,6 +4,7 @@
 package workloads
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
@@ -51,4 +52,22 @@ type Workload interface {
 type Holder interface {
 	// WithHold returns the workload holding for d.
 	WithHold(d time.Duration) Workload
+}
+
+// DecodeObject decodes one JSON object into v for a workload's
+// DecodeValue, refusing anything else, unknown fields, and anything after
+// the object.
+func DecodeObject(raw []byte, v any) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return core.BadInput("not an object")
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return core.BadInput("more than one value")
+	}
+	return nil
 }

@@ -268,7 +268,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 	switch f {
 	case TransferF:
 		var v Transfer
-		if null || decodeStrict(raw, &v) != nil {
+		if null || workloads.DecodeObject(raw, &v) != nil {
 			return nil, core.BadInput("bank: transfer %s value %s: want {\"from\": account, \"to\": account, \"amount\": n}", t, raw)
 		}
 		if err := v.Validate(); err != nil {
@@ -277,7 +277,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		return v, nil
 	case WithdrawF:
 		var v Withdrawal
-		if null || decodeStrict(raw, &v) != nil {
+		if null || workloads.DecodeObject(raw, &v) != nil {
 			return nil, core.BadInput("bank: withdraw %s value %s: want {\"account\": account, \"pair\": account, \"amount\": n}", t, raw)
 		}
 		if err := v.Validate(); err != nil {
@@ -287,7 +287,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 	case ReadF:
 		if t == core.Invoke {
 			var r ReadRequest
-			if null || decodeStrict(raw, &r) != nil {
+			if null || workloads.DecodeObject(raw, &r) != nil {
 				return nil, core.BadInput("bank: read invocation value %s: want {\"accounts\": n, \"balance\": n}", raw)
 			}
 			if err := r.Validate(); err != nil {
@@ -305,16 +305,6 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		return b, nil
 	}
 	return nil, core.BadInput("bank: unknown operation %q with value %s (want transfer, read or withdraw)", f, raw)
-}
-
-// decodeStrict decodes one JSON object into v, refusing unknown fields.
-func decodeStrict(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != '{' {
-		return core.BadInput("not an object")
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
 }
 
 // Validate reports what makes t impossible, as an error wrapping

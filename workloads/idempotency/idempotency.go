@@ -172,7 +172,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 	case Charge:
 		if t == core.Invoke {
 			var r ChargeRequest
-			if null || decodeStrict(raw, &r) != nil {
+			if null || workloads.DecodeObject(raw, &r) != nil {
 				return nil, core.BadInput("idempotency: charge invocation value %s: want {\"request_id\": \"…\", \"amount\": N, \"max_attempts\": N}", raw)
 			}
 			if err := r.Validate(); err != nil {
@@ -184,7 +184,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 			return nil, nil
 		}
 		var v ChargeResult
-		if null || decodeStrict(raw, &v) != nil {
+		if null || workloads.DecodeObject(raw, &v) != nil {
 			return nil, core.BadInput("idempotency: charge %s value %s: want {\"attempts\": N, \"errors\": […]}", t, raw)
 		}
 		if err := v.Validate(t); err != nil {
@@ -197,7 +197,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 				return nil, nil
 			}
 			var r LedgerRead
-			if decodeStrict(raw, &r) != nil || r.From < 0 || r.Count < 1 {
+			if workloads.DecodeObject(raw, &r) != nil || r.From < 0 || r.Count < 1 {
 				return nil, core.BadInput("idempotency: ledger invocation value %s: want null or {\"from\": N ≥ 0, \"count\": N ≥ 1}", raw)
 			}
 			return r, nil
@@ -206,7 +206,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 			return nil, nil
 		}
 		var s LedgerState
-		if null || decodeStrict(raw, &s) != nil {
+		if null || workloads.DecodeObject(raw, &s) != nil {
 			return nil, core.BadInput("idempotency: ledger %s value %s: want {\"rows\": [{\"request_id\": \"…\", \"amount\": N}, …]}", t, raw)
 		}
 		if err := s.Validate(); err != nil {
@@ -215,21 +215,4 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		return s, nil
 	}
 	return nil, core.BadInput("idempotency: unknown operation %q with value %s (want charge or ledger)", f, raw)
-}
-
-// decodeStrict decodes one JSON object into v, refusing unknown fields
-// and anything after it.
-func decodeStrict(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != '{' {
-		return core.BadInput("not an object")
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return core.BadInput("more than one value")
-	}
-	return nil
 }

@@ -133,7 +133,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 	case Cycle:
 		if t == core.Invoke {
 			var r CycleRequest
-			if null || decodeStrict(raw, &r) != nil {
+			if null || workloads.DecodeObject(raw, &r) != nil {
 				return nil, core.BadInput("lock: cycle invocation value %s: want {\"hold_ns\": n}", raw)
 			}
 			if r.HoldNS < 0 {
@@ -145,7 +145,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 			return nil, nil
 		}
 		var v CycleValue
-		if null || decodeStrict(raw, &v) != nil {
+		if null || workloads.DecodeObject(raw, &v) != nil {
 			return nil, core.BadInput("lock: cycle %s value %s: want a cycle object", t, raw)
 		}
 		if err := v.validateAs(t); err != nil {
@@ -158,7 +158,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 				return nil, nil
 			}
 			var r ResourceRead
-			if decodeStrict(raw, &r) != nil || r.From < 0 || r.Count < 1 {
+			if workloads.DecodeObject(raw, &r) != nil || r.From < 0 || r.Count < 1 {
 				return nil, core.BadInput("lock: resource invocation value %s: want null or {\"from\": N ≥ 0, \"count\": N ≥ 1}", raw)
 			}
 			return r, nil
@@ -167,7 +167,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 			return nil, nil
 		}
 		var s ResourceState
-		if null || decodeStrict(raw, &s) != nil {
+		if null || workloads.DecodeObject(raw, &s) != nil {
 			return nil, core.BadInput("lock: resource %s value %s: want a resource state object", t, raw)
 		}
 		if err := s.Validate(); err != nil {
@@ -176,14 +176,4 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		return s, nil
 	}
 	return nil, core.BadInput("lock: unknown operation %q with value %s (want cycle or resource)", f, raw)
-}
-
-// decodeStrict decodes one JSON object into v, refusing unknown fields.
-func decodeStrict(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != '{' {
-		return core.BadInput("not an object")
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
 }
