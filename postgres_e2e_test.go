@@ -16,7 +16,7 @@ import (
 
 // runParams reads how many seeds and how long each run of an end-to-end
 // test lasts from FAULTLINE_<NAME>_SEEDS (default 1) and
-// FAULTLINE_<NAME>_TIME (default 12s), as lockParams does for redis-lock.
+// FAULTLINE_<NAME>_TIME (default 12s); runs are skipped with -short.
 func runParams(t *testing.T, name string) (int, time.Duration) {
 	t.Helper()
 	if testing.Short() {

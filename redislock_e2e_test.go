@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,25 +17,7 @@ import (
 // The full acceptance count is FAULTLINE_LOCK_SEEDS=10 FAULTLINE_LOCK_TIME=30s.
 func lockParams(t *testing.T) (int, time.Duration) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end runs are skipped with -short")
-	}
-	seeds, dur := 1, 12*time.Second
-	if s := os.Getenv("FAULTLINE_LOCK_SEEDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("FAULTLINE_LOCK_SEEDS=%q is not a positive number", s)
-		}
-		seeds = n
-	}
-	if s := os.Getenv("FAULTLINE_LOCK_TIME"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			t.Fatalf("FAULTLINE_LOCK_TIME=%q is not a positive duration", s)
-		}
-		dur = d
-	}
-	return seeds, dur
+	return runParams(t, "LOCK")
 }
 
 // lockFinding is what one redis-lock run found, by guarantee.
