@@ -63,6 +63,15 @@ type Staller interface {
 	StallPoint() string
 }
 
+// Isolator is implemented by a target whose clients run their
+// transactions at an isolation level the run chooses (--isolation).
+// Targets without it refuse the flag.
+type Isolator interface {
+	// Isolations lists the levels, the default first, for example
+	// "read-committed", "repeatable-read", "serializable".
+	Isolations() []Choice
+}
+
 // Defaulter is implemented by a target whose runs want other defaults than
 // the embedded default's (demo-kv): more nodes, longer operations, other
 // faults. The CLI applies them to the flags the user did not set, and
@@ -250,6 +259,10 @@ type ClientConfig struct {
 	// Process is the client's process id; a target spreads its clients
 	// over nodes by it.
 	Process int
+	// Isolation is the run's resolved --isolation: one of the target's
+	// Isolations (its first when the flag was not given), or "" for a
+	// target without isolation levels.
+	Isolation string
 	// Stall is the hook of the client-pause fault: a client calls it where
 	// a stop-the-world pause would hurt most (a lock holder between reading
 	// what it guards and writing it back). It returns at once while the fault is off;
