@@ -68,34 +68,44 @@ func table(variant string) string {
 }
 
 // Client is an idempotency-workload client of postgres for one process:
-// one connection to the pg node, made when needed and dropped after any
-// error. Its operations run one at a time; Close releases its connection.
+// one connection to the primary pg node (session), made when needed and
+// dropped after any error. Its operations run one at a time; Close
+// releases its connection.
 type Client struct {
-	variant string
-	table   string
-	addr    string
-	conn    *pgx.Conn
-	schema  bool // the ledger is known to exist
+	variant   string
+	table     string
+	isolation pgx.TxIsoLevel
+	*session
 }
 
 var _ core.Client = (*Client)(nil)
 
-// NewClient returns an idempotency client reaching the first pg node at
-// its endpoint in cfg. Any other workload (bank has no client yet) is bad
-// input. The caller closes it.
+// NewClient returns a client of cfg.Workload reaching the pg nodes at
+// their endpoints in cfg: the idempotency workload's charges and ledger
+// reads. Any other workload is bad input. The caller closes it.
 func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
-	if cfg.Workload != WorkloadIdempotency {
-		return nil, core.BadInput("postgres has no client for workload %q (it has: %s)", cfg.Workload, WorkloadIdempotency)
-	}
 	variant, err := checkVariant(cfg.Variant)
 	if err != nil {
 		return nil, err
 	}
-	pgs := cfg.ByRole(RolePG)
-	if len(pgs) == 0 {
+	iso, err := isoLevel(cfg.Isolation)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, e := range cfg.ByRole(RolePG) {
+		addrs = append(addrs, e.Addr)
+	}
+	if len(addrs) == 0 {
 		return nil, errors.New("postgres client: no pg node")
 	}
-	return &Client{variant: variant, table: table(variant), addr: pgs[0].Addr}, nil
+	switch cfg.Workload {
+	case WorkloadIdempotency:
+		c := &Client{variant: variant, table: table(variant), isolation: iso}
+		c.session = newSession(addrs, cfg.Process, "make the ledger", c.makeSchema)
+		return c, nil
+	}
+	return nil, core.BadInput("postgres has no client for workload %q (it has: %s)", cfg.Workload, strings.Join(Target{}.Workloads(), ", "))
 }
 
 // Close closes the client's connection. It is idempotent.
@@ -104,50 +114,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// drop closes the connection, if any, without waiting long for the
-// server's side; the next try connects again.
-func (c *Client) drop() {
-	if c.conn == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	c.conn.Close(ctx)
-	c.conn = nil
-}
-
-// connect returns the client's connection, connecting and making the
-// ledger when needed. An error means no statement of the caller's was
-// sent.
-func (c *Client) connect(ctx context.Context) (*pgx.Conn, error) {
-	if c.conn != nil && !c.conn.IsClosed() {
-		return c.conn, nil
-	}
-	c.drop()
-	cfg, err := connConfig(c.addr, connectTimeout)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	c.conn = conn
-	if !c.schema {
-		if err := c.makeSchema(ctx); err != nil {
-			c.drop()
-			return nil, fmt.Errorf("make the ledger: %w", err)
-		}
-		c.schema = true
-	}
-	return c.conn, nil
-}
-
 // makeSchema makes the variant's ledger under an advisory lock, in one
 // transaction: clients starting together wait for each other instead of
 // colliding in the catalog.
-func (c *Client) makeSchema(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, c.conn, func(tx pgx.Tx) error {
+func (c *Client) makeSchema(ctx context.Context, conn *pgx.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
 			return err
 		}
@@ -255,14 +226,14 @@ func (c *Client) charge(ctx context.Context, op core.Op) core.Op {
 	return done(op, core.Fail, msg)
 }
 
-// try sends the request once, in one read-committed transaction, and says
-// what it did to the ledger. After any error the connection is dropped.
+// try sends the request once, in one transaction at the run's isolation
+// level (read committed by default), and says what it did to the ledger. After any error the connection is dropped.
 func (c *Client) try(ctx context.Context, account string, req idempotency.ChargeRequest) (outcome, error) {
 	conn, err := c.connect(ctx)
 	if err != nil {
 		return notApplied, err
 	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: c.isolation})
 	if err != nil {
 		c.drop()
 		return notApplied, fmt.Errorf("begin: %w", err)

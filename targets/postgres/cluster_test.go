@@ -392,7 +392,7 @@ func TestCommitLost(t *testing.T) {
 		t.Run(fmt.Sprintf("forwarded=%v", forward), func(t *testing.T) {
 			p := newCommitCutter(t, addr, forward)
 			cl := newClient(t, VariantCheckThenInsert, p.ln.Addr().String(), 1)
-			cl.schema = true // the reader made it: the only commit is the charge's
+			cl.prepared = true // the reader made it: the only commit is the charge's
 			id := fmt.Sprintf("cut-%v", forward)
 			ctx, cancel := context.WithTimeout(t.Context(), 6*time.Second)
 			defer cancel()

@@ -5,11 +5,13 @@
 // at once; what keeps a request from being charged twice is the target's
 // variant:
 //
-//   - check-then-insert (the default): in one transaction at read
-//     committed, SELECT the request id from the ledger and INSERT the row
-//     when it is absent; the ledger has no constraint on request_id. Two
-//     deliveries of one request that run at once both find nothing and both
-//     insert: the request is charged twice.
+//   - check-then-insert (the default): in one transaction at the run's
+//     isolation level (--isolation, read committed by default), SELECT the
+//     request id from the ledger and INSERT the row when it is absent; the
+//     ledger has no constraint on request_id. Two deliveries of one request
+//     that run at once both find nothing and both insert: the request is
+//     charged twice (serializable turns one of them into a serialization
+//     failure).
 //   - unique-constraint: request_id is the ledger's primary key and the
 //     charge is INSERT … ON CONFLICT (request_id) DO NOTHING: the database
 //     itself keeps a request to one row.
@@ -80,7 +82,45 @@ var (
 	_ targets.Target    = Target{}
 	_ targets.Imager    = Target{}
 	_ targets.Defaulter = Target{}
+	_ targets.Isolator  = Target{}
 )
+
+// The isolation levels of --isolation; IsolationReadCommitted is the
+// default (PostgreSQL's own).
+const (
+	// IsolationReadCommitted: each statement sees what was committed
+	// before it began.
+	IsolationReadCommitted = "read-committed"
+	// IsolationRepeatableRead: snapshot isolation; a write to a row that
+	// changed since the snapshot fails with a serialization failure.
+	IsolationRepeatableRead = "repeatable-read"
+	// IsolationSerializable: serializable snapshot isolation; any
+	// transaction that could break serializability fails.
+	IsolationSerializable = "serializable"
+)
+
+// Isolations lists read-committed (the default), repeatable-read and
+// serializable.
+func (Target) Isolations() []targets.Choice {
+	return []targets.Choice{
+		{Name: IsolationReadCommitted, Description: "each statement sees what was committed before it began (PostgreSQL's default)"},
+		{Name: IsolationRepeatableRead, Description: "one snapshot per transaction; concurrent updates of one row fail with a serialization failure"},
+		{Name: IsolationSerializable, Description: "serializable snapshot isolation: a transaction that could break serializability fails"},
+	}
+}
+
+// isoLevel maps an --isolation level to pgx's; "" is read committed.
+func isoLevel(level string) (pgx.TxIsoLevel, error) {
+	switch level {
+	case "", IsolationReadCommitted:
+		return pgx.ReadCommitted, nil
+	case IsolationRepeatableRead:
+		return pgx.RepeatableRead, nil
+	case IsolationSerializable:
+		return pgx.Serializable, nil
+	}
+	return "", core.BadInput("postgres has no isolation level %q (it has: %s, %s, %s)", level, IsolationReadCommitted, IsolationRepeatableRead, IsolationSerializable)
+}
 
 // New returns the postgres target.
 func New() Target { return Target{} }
@@ -96,7 +136,7 @@ func (Target) Description() string {
 // Variants lists check-then-insert (the default) and unique-constraint.
 func (Target) Variants() []targets.Choice {
 	return []targets.Choice{
-		{Name: VariantCheckThenInsert, Description: "SELECT the request id, INSERT when absent, one read-committed transaction, no constraint: two deliveries at once both insert"},
+		{Name: VariantCheckThenInsert, Description: "SELECT the request id, INSERT when absent, one transaction, no constraint: two deliveries at once both insert (below serializable)"},
 		{Name: VariantUniqueConstraint, Description: "request_id is the primary key, INSERT … ON CONFLICT DO NOTHING: each request is charged at most once"},
 	}
 }
