@@ -60,6 +60,10 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	target, wl, faults := plan.target, plan.workload, plan.faults
 	t.Target = target.Name()
 	t.Variant, _ = targets.ResolveVariant(target, t.Variant)
+	t.Isolation = plan.isolation
+	if r, ok := wl.(workloads.Ruler); ok && t.BankRule == "" {
+		t.BankRule = r.RuleInForce()
+	}
 	if t.Seed == 0 {
 		t.Seed = rand.Int64N(1<<53-1) + 1
 	}
@@ -128,7 +132,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		NewClient: func(p int) (core.Client, error) {
 			return target.NewClient(targets.ClientConfig{
 				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p,
-				Stall: plan.stall.Hook,
+				Stall: plan.stall.Hook, Isolation: t.Isolation,
 			})
 		},
 	}

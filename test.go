@@ -63,6 +63,15 @@ type Test struct {
 	// workload's critical sections) holds it; 0 means the workload's own
 	// default. Workloads that hold nothing refuse a Hold.
 	Hold time.Duration
+	// Isolation is the isolation level the target's clients run their
+	// transactions at (--isolation), one of the target's levels
+	// (targets.Isolator); empty means the target's default, which Run
+	// records in test.json. Targets without levels refuse one.
+	Isolation string
+	// BankRule is the bank workload's rule (--bank-rule): "total" or
+	// "joint"; empty means total, which Run records. Other workloads
+	// refuse one.
+	BankRule string
 	// StartTimeout bounds the wait for the cluster's nodes to serve
 	// requests when the cluster starts.
 	StartTimeout time.Duration
@@ -141,6 +150,8 @@ type testJSON struct {
 	StartTimeout    string   `json:"start_timeout"`
 	RecoveryTimeout string   `json:"recovery_timeout"`
 	Hold            string   `json:"hold"`
+	Isolation       string   `json:"isolation,omitempty"`
+	BankRule        string   `json:"bank_rule,omitempty"`
 	Command         string   `json:"command,omitempty"`
 	Version         string   `json:"version,omitempty"`
 }
@@ -158,6 +169,7 @@ func (t Test) MarshalJSON() ([]byte, error) {
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
 		CheckTimeout: t.CheckTimeout.String(), CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(),
 		RecoveryTimeout: t.RecoveryTimeout.String(), Hold: t.Hold.String(), Command: t.Command, Version: t.Version,
+		Isolation: t.Isolation, BankRule: t.BankRule,
 	})
 }
 
@@ -167,7 +179,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
 		CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
-		Hold:   t.Hold.String(),
+		Hold:   t.Hold.String(), Isolation: t.Isolation, BankRule: t.BankRule,
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
@@ -195,7 +207,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
 		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
-		Hold:   dur("hold", j.Hold),
+		Hold:   dur("hold", j.Hold), Isolation: j.Isolation, BankRule: j.BankRule,
 		Status: t.Status, NodeBinary: t.NodeBinary, System: t.System,
 	}
 	return err

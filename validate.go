@@ -53,6 +53,33 @@ type runPlan struct {
 	stall *nemesis.ClientStall
 	// failover is the layout's switch-over, nil when it has no primary.
 	failover func(targets.Admin) nemesis.Promoter
+	// isolation is the resolved --isolation, "" for a target without
+	// isolation levels.
+	isolation string
+}
+
+// resolveIsolation returns level when tg has it, tg's default level when
+// level is empty, "" for a target without levels that was asked for none,
+// and otherwise bad input listing the levels.
+func resolveIsolation(tg targets.Target, level string) (string, error) {
+	iso, ok := tg.(targets.Isolator)
+	if !ok {
+		if level != "" {
+			return "", core.BadInput("--isolation: target %s has no isolation levels to choose from", tg.Name())
+		}
+		return "", nil
+	}
+	var names []string
+	for _, c := range iso.Isolations() {
+		names = append(names, c.Name)
+	}
+	switch {
+	case level == "" && len(names) > 0:
+		return names[0], nil
+	case slices.Contains(names, level):
+		return level, nil
+	}
+	return "", core.BadInput("--isolation %q: target %s has levels %s", level, tg.Name(), strings.Join(names, ", "))
 }
 
 // extend adds to c what the controller and the target can do for the
@@ -103,7 +130,19 @@ func (t Test) plan() (runPlan, error) {
 		}
 		wl = h.WithHold(t.Hold)
 	}
+	if t.BankRule != "" {
+		r, ok := wl.(workloads.Ruler)
+		if !ok {
+			return p, bad("--bank-rule: workload %s has no rules (the bank workload has)", wl.Name())
+		}
+		if wl, err = r.WithRule(t.BankRule); err != nil {
+			return p, err
+		}
+	}
 	p.workload = wl
+	if p.isolation, err = resolveIsolation(tg, t.Isolation); err != nil {
+		return p, err
+	}
 	if p.provider, err = findProvider(t.Provider); err != nil {
 		return p, err
 	}

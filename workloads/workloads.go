@@ -47,6 +47,16 @@ type Workload interface {
 	Check(ctx context.Context, h core.History, opts CheckOptions) []core.CheckResult
 }
 
+// Ruler is implemented by a workload checked against one of several
+// rules (the bank workload: total or joint), chosen by --bank-rule.
+type Ruler interface {
+	// RuleInForce returns the rule in force.
+	RuleInForce() string
+	// WithRule returns the workload following rule, or an error wrapping
+	// core.ErrBadInput that lists the rules.
+	WithRule(rule string) (Workload, error)
+}
+
 // Holder is implemented by a workload whose operations hold something for
 // a while (the lock workload's critical sections): --hold sets how long.
 type Holder interface {

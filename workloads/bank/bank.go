@@ -102,7 +102,10 @@ type Workload struct {
 	Rule string
 }
 
-var _ workloads.Workload = Workload{}
+var (
+	_ workloads.Workload = Workload{}
+	_ workloads.Ruler    = Workload{}
+)
 
 // Name returns "bank".
 func (Workload) Name() string { return "bank" }
@@ -119,6 +122,25 @@ func (w Workload) InitialBalance() int64 {
 		return DefaultBalance
 	}
 	return w.Balance
+}
+
+// RuleInForce returns RuleJoint under the joint rule, else RuleTotal.
+func (w Workload) RuleInForce() string {
+	if w.Joint() {
+		return RuleJoint
+	}
+	return RuleTotal
+}
+
+// WithRule returns w following rule (RuleTotal or RuleJoint); any other
+// rule is bad input.
+func (w Workload) WithRule(rule string) (workloads.Workload, error) {
+	switch rule {
+	case RuleTotal, RuleJoint:
+		w.Rule = rule
+		return w, nil
+	}
+	return nil, core.BadInput("--bank-rule %q: the bank workload has rules %s and %s", rule, RuleTotal, RuleJoint)
 }
 
 // Joint reports whether w follows the joint rule.

@@ -313,3 +313,23 @@ func TestHistoryFileRoundTrip(t *testing.T) {
 		t.Errorf("totals %s (%s), balances %s (%s); want both invalid with one write skew", t1.Verdict, t1.Summary, b1.Verdict, b1.Summary)
 	}
 }
+
+func TestWithRule(t *testing.T) {
+	for _, rule := range []string{bank.RuleTotal, bank.RuleJoint} {
+		w, err := bank.Workload{}.WithRule(rule)
+		if err != nil {
+			t.Fatalf("WithRule(%q): %v", rule, err)
+		}
+		if got := w.(workloads.Ruler).RuleInForce(); got != rule {
+			t.Errorf("WithRule(%q).RuleInForce() = %q", rule, got)
+		}
+	}
+	if got := (bank.Workload{}).RuleInForce(); got != bank.RuleTotal {
+		t.Errorf("the zero workload's rule is %q, want total", got)
+	}
+	for _, rule := range []string{"", "Joint", "pairs"} {
+		if _, err := (bank.Workload{}).WithRule(rule); !errors.Is(err, core.ErrBadInput) {
+			t.Errorf("WithRule(%q) = %v, want bad input", rule, err)
+		}
+	}
+}
