@@ -179,7 +179,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
 		CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
-		Hold:   t.Hold.String(), Isolation: t.Isolation, BankRule: t.BankRule,
+		Hold: t.Hold.String(), Isolation: t.Isolation, BankRule: t.BankRule,
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
@@ -207,7 +207,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
 		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
-		Hold:   dur("hold", j.Hold), Isolation: j.Isolation, BankRule: j.BankRule,
+		Hold: dur("hold", j.Hold), Isolation: j.Isolation, BankRule: j.BankRule,
 		Status: t.Status, NodeBinary: t.NodeBinary, System: t.System,
 	}
 	return err
