@@ -30,6 +30,8 @@ type runCluster interface {
 	// AdminAddr returns where the controller reaches a node's API past
 	// the client proxy, now.
 	AdminAddr(name string) (string, bool)
+	// Reset rebuilds a node from an empty data folder (targets.Admin).
+	Reset(ctx context.Context, name string) error
 	// NodeConfig returns the configuration a node was started with.
 	NodeConfig(name string) (targets.NodeConfig, bool)
 	// Close stops every node and removes everything the cluster made.
@@ -99,6 +101,9 @@ func (a clusterAdmin) Peer(node, other string) (string, error) {
 	}
 	return addr, nil
 }
+
+// Reset rebuilds node from an empty data folder.
+func (a clusterAdmin) Reset(ctx context.Context, node string) error { return a.c.Reset(ctx, node) }
 
 // findProvider returns the provider called name, or bad input listing the
 // valid ones.

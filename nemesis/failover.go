@@ -33,6 +33,17 @@ type Promoter interface {
 	Follow(ctx context.Context, node, primary string) error
 }
 
+// Rebuilder is implemented by a Promoter whose Follow rebuilds the node
+// from the new primary (a database whose old primary is copied afresh): it
+// takes a killed node as it is, so the failover fault does not restart the
+// old primary before Follow, which would bring it back as a second
+// primary until then.
+type Rebuilder interface {
+	Promoter
+	// RebuildsOnFollow marks the Promoter; it does nothing.
+	RebuildsOnFollow()
+}
+
 // The ways a failover window loses the primary.
 const (
 	// FailoverIsolate cuts the primary off from its replicas and leaves it
@@ -203,7 +214,8 @@ func (f *Failover) Start(ctx context.Context, c Cluster, rng *rand.Rand) (any, e
 }
 
 // Stop heals the partition, restarts a killed primary and makes the old
-// primary follow the promoted one.
+// primary follow the promoted one; a Rebuilder's Follow takes the killed
+// primary as it is.
 func (f *Failover) Stop(ctx context.Context, c Cluster) (any, error) {
 	v := FailoverValue{Primary: f.promoted}
 	defer func() { f.cut, f.killed, f.old, f.promoted = false, false, "", "" }()
@@ -215,7 +227,8 @@ func (f *Failover) Stop(ctx context.Context, c Cluster) (any, error) {
 			errs = append(errs, fmt.Errorf("heal: %w", err))
 		}
 	}
-	if f.killed {
+	_, rebuilds := capabilityOf[Rebuilder](c)
+	if f.killed && !rebuilds {
 		if kl, err := capability[Killer](c, "failover"); err != nil {
 			errs = append(errs, err)
 		} else if err := kl.Restart(ctx, f.old); err != nil {

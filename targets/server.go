@@ -48,6 +48,12 @@ func findProgram(name string, dirs []string, pkg string) (string, error) {
 	return "", fmt.Errorf("%s is not on %s: install Debian's package %s (apt-get install %s): %w", name, where, pkg, pkg, ErrNoBinary)
 }
 
+// ResetMarker is the file a node's data folder holds, alone, after
+// Admin.Reset emptied it: a Server's Init runs while the data folder is
+// empty or holds only this file, and can tell by it a rebuild from the
+// cluster's first start. The provider removes it once Init succeeded.
+const ResetMarker = ".faultline-reset"
+
 // FindInit returns the path of an Init command's program, looked up like
 // the server's binary.
 func (s Server) FindInit(program string) (string, error) {

@@ -126,6 +126,12 @@ type Admin interface {
 	// Peer returns the address node dials to reach other, as in the
 	// node's NodeConfig.Peers.
 	Peer(node, other string) (string, error)
+	// Reset rebuilds node from nothing: it kills the node when it runs,
+	// empties its data folder but for the file ResetMarker, starts it
+	// again (a Server's Init runs again) and waits until it serves
+	// requests. A database whose old primary must be copied afresh from
+	// the new one rejoins this way.
+	Reset(ctx context.Context, node string) error
 }
 
 // Role is a group of nodes that run the same program.
@@ -147,6 +153,11 @@ type Role struct {
 	// clients and peers alike, as most servers do: links from other nodes
 	// lead to it, and PeerAddr is not used.
 	OnePort bool
+	// Serial says that the role's nodes start one after another, in
+	// order, each initialised (Server.Init) only once the one before it
+	// serves requests: a replica whose init copies its primary. Otherwise
+	// all nodes of a cluster start at once.
+	Serial bool
 }
 
 // Program is what a node runs: a GoProgram or a Server.

@@ -144,20 +144,36 @@ func (Target) Variants() []targets.Choice {
 // Workloads lists "idempotency".
 func (Target) Workloads() []string { return []string{WorkloadIdempotency} }
 
-// Layout lays out one pg node, whatever spec.Nodes says.
+// MaxNodes is the largest --nodes: a primary and one streaming replica.
+const MaxNodes = 2
+
+// Layout lays out the pg role: one node (--nodes 1, the default), or a
+// primary, n1, and a streaming replica, n2, that copies it at init and
+// starts once it serves (--nodes 2), with the failover fault's Promoter.
 func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 	if _, err := checkVariant(spec.Variant); err != nil {
 		return targets.Layout{}, err
 	}
-	return targets.Layout{Roles: []targets.Role{
-		{Name: RolePG, Count: 1, Program: Server(), Ready: Ready, OnePort: true},
-	}}, nil
+	n := max(spec.Nodes, 1)
+	if n > MaxNodes {
+		return targets.Layout{}, core.BadInput("postgres runs one node or a primary and a streaming replica (--nodes 1 or 2), got %d", spec.Nodes)
+	}
+	l := targets.Layout{Roles: []targets.Role{
+		{Name: RolePG, Count: n, Program: Server(), Ready: Ready, OnePort: true, Serial: true},
+	}}
+	if n > 1 {
+		l.Failover = failover
+	}
+	return l, nil
 }
 
 // Server is a pg node: postgres from Debian's package on its data folder
-// DataDir/pgdata, which initdb makes before the first start with the
-// superuser "postgres", trust authentication and an extra pg_hba.conf line
-// trusting TCP connections from any address.
+// DataDir/pgdata. Before the cluster's first start, the first pg node's
+// init makes it with initdb (the superuser "postgres", trust
+// authentication, pg_hba.conf lines trusting TCP connections and
+// replication from any address); every other node's init, and any node's
+// after a reset (targets.Admin.Reset), copies the node that answers as
+// primary with pg_basebackup and starts as its streaming replica.
 func Server() targets.Server {
 	return targets.Server{
 		Binary:  "postgres",
@@ -172,14 +188,57 @@ func Server() targets.Server {
 // PGData returns the folder the node's server runs on.
 func PGData(cfg targets.NodeConfig) string { return filepath.Join(cfg.DataDir, DataSubdir) }
 
-// initCommands makes the cluster's data folder with initdb and trusts TCP
-// connections from anywhere (the containers' network) in its pg_hba.conf.
+// initScript makes a pg node's data folder. Its arguments: the folder,
+// "1" when the node is the first pg node, the reset marker's path, then
+// the addresses at which the node reaches the other pg nodes. The first
+// node, on the cluster's first start, runs initdb; otherwise the script
+// asks the others which is primary (for at most InitCopyTimeout) and
+// copies it with pg_basebackup -R, which makes the copy its streaming
+// replica.
+const initScript = `set -e
+pgdata=$1 first=$2 marker=$3
+shift 3
+for d in /usr/lib/postgresql/*/bin; do [ -d "$d" ] && PATH=$d:$PATH; done
+export PATH PGCONNECT_TIMEOUT=2
+if [ "$first" = 1 ] && [ ! -e "$marker" ]; then
+	initdb -D "$pgdata" -U ` + User + ` --auth=trust -E UTF8 --locale=C --no-sync
+	printf 'host all all all trust\nhost replication all all trust\n' >> "$pgdata/pg_hba.conf"
+	exit 0
+fi
+end=$(( $(date +%s) + ` + initCopySeconds + ` ))
+while :; do
+	for p in "$@"; do
+		h=${p%:*} port=${p##*:}
+		if [ "$(psql -h "$h" -p "$port" -U ` + User + ` -d ` + Database + ` -XtAqc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; then
+			echo "init: copying the primary at $p"
+			exec pg_basebackup -h "$h" -p "$port" -U ` + User + ` -D "$pgdata" -R -X stream -c fast
+		fi
+	done
+	if [ "$(date +%s)" -ge "$end" ]; then
+		echo "init: no node among $* answered as primary within ` + initCopySeconds + `s: nothing to copy" >&2
+		exit 1
+	fi
+	sleep 0.2
+done`
+
+// initCopySeconds bounds, in seconds, a replica's wait at init for a node
+// that answers as primary.
+const initCopySeconds = "60"
+
+// initCommands returns the node's init: initScript with its arguments.
 func initCommands(cfg targets.NodeConfig) [][]string {
-	pgdata := PGData(cfg)
-	return [][]string{
-		{"initdb", "-D", pgdata, "-U", User, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"},
-		{"sh", "-c", `printf 'host all all all trust\n' >> "$1"`, "sh", filepath.Join(pgdata, "pg_hba.conf")},
+	pgs := cfg.Roles[RolePG]
+	first := "0"
+	if len(pgs) == 0 || pgs[0] == cfg.Name {
+		first = "1"
 	}
+	argv := []string{"sh", "-c", initScript, "pg-init", PGData(cfg), first, filepath.Join(cfg.DataDir, targets.ResetMarker)}
+	for _, other := range pgs {
+		if other != cfg.Name {
+			argv = append(argv, cfg.Peers[other])
+		}
+	}
+	return [][]string{argv}
 }
 
 // serverArgs runs postgres on the node's API address only, with no unix

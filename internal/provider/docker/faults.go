@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -502,6 +504,53 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 	if err := c.waitReady(ctx, nodes, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
+	return nil
+}
+
+// Reset rebuilds a node from nothing: it kills its container when it runs
+// (thawing a paused one), empties its data folder (a folder of the run
+// folder, bound into the container) but for targets.ResetMarker, starts
+// the container again, so that its Init runs again, and waits until it
+// serves requests or ReadyTimeout passes. Emptying the folder needs the
+// right to remove what the server's account wrote there: root's, on most
+// hosts.
+func (c *Cluster) Reset(ctx context.Context, name string) error {
+	if err := c.lockOpen("reset"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("reset", name)
+	if err != nil {
+		return err
+	}
+	actx, cancel := c.bounded(ctx, apiTimeout)
+	defer cancel()
+	st, err := c.inspect(actx, n)
+	if err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if st.running {
+		if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+			return fmt.Errorf("reset %s: %w", name, err)
+		}
+		if st.paused {
+			_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
+		}
+		n.killed, n.paused, n.stale = true, false, true
+		if _, err := c.waitState(ctx, n, func(s state) bool { return !s.running }); err != nil {
+			return fmt.Errorf("reset %s: %w", name, err)
+		}
+	}
+	if err := lifecycle.EmptyForReset(filepath.Join(n.dir, "data")); err != nil {
+		return fmt.Errorf("reset %s: %w", name, err)
+	}
+	if err := c.startContainer(ctx, n); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := c.waitReady(ctx, []*node{n}, c.cfg.ReadyTimeout); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	n.log.Info("node reset")
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -211,11 +212,14 @@ func (c *Cluster) command(n *node) (cmd, env []string, user string, err error) {
 	if len(inits) == 0 {
 		return argv, env, user, nil
 	}
-	script := `if [ -z "$(ls -A ` + shellQuote(DataDir) + `)" ]; then`
+	// Init runs while the data folder is empty or holds only the marker
+	// Reset leaves, which it then removes.
+	marker := shellQuote(path.Join(DataDir, targets.ResetMarker))
+	script := `if [ -z "$(ls -A ` + shellQuote(DataDir) + ` | grep -vx ` + shellQuote(targets.ResetMarker) + `)" ]; then`
 	for _, a := range inits {
 		script += " " + shellJoin(a) + " &&"
 	}
-	script += " :; fi && exec " + shellJoin(argv)
+	script += " rm -f " + marker + "; fi && exec " + shellJoin(argv)
 	return []string{"sh", "-c", script}, env, user, nil
 }
 
@@ -313,14 +317,35 @@ func (c *Cluster) startContainer(ctx context.Context, n *node) error {
 	return nil
 }
 
-// startAll starts every container of a new cluster, in three rounds (each
-// node at once within a round): start, learn addresses, install chains.
-// The caller holds mu.
+// startAll starts every container of a new cluster step by step (a Serial
+// role's nodes one at a time, each step ready before the next starts, so
+// that a replica's init finds its primary serving), each step in three
+// rounds (each node at once within a round): start, learn addresses,
+// install chains. The caller holds mu.
 func (c *Cluster) startAll(ctx context.Context) error {
-	if err := c.each(ctx, c.nodes, c.launch); err != nil {
+	steps := lifecycle.Steps(c.nodes, func(n *node) bool { return n.role.Serial })
+	if len(steps) == 1 {
+		return c.startStep(ctx, c.nodes)
+	}
+	deadline := time.Now().Add(c.cfg.StartTimeout)
+	for _, step := range steps {
+		if err := c.startStep(ctx, step); err != nil {
+			return err
+		}
+		if err := c.waitReady(ctx, step, time.Until(deadline)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startStep starts the containers of nodes, in three rounds: start,
+// learn addresses, install chains. The caller holds mu.
+func (c *Cluster) startStep(ctx context.Context, nodes []*node) error {
+	if err := c.each(ctx, nodes, c.launch); err != nil {
 		return err
 	}
-	err := c.each(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	err := c.each(ctx, nodes, func(ctx context.Context, n *node) error {
 		actx, cancel := c.bounded(ctx, apiTimeout)
 		defer cancel()
 		if err := c.refresh(actx, n); err != nil {
@@ -331,7 +356,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.each(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	return c.each(ctx, nodes, func(ctx context.Context, n *node) error {
 		if err := c.setup(ctx, n); err != nil {
 			return c.startError(ctx, n, err)
 		}

@@ -6,7 +6,9 @@ package lifecycle
 
 import (
 	"context"
-
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -96,4 +98,57 @@ func Plan(provider string, target targets.Target, variant string, nodes int) ([]
 		return nil, core.BadInput("%s provider: at most %d nodes, the layout of %s has %d", provider, MaxNodes, target.Name(), len(plan))
 	}
 	return plan, nil
+}
+
+// Steps splits nodes, in cluster order, into the steps a cluster starts
+// in: a node for which serial reports true (a node of a targets.Role with
+// Serial) is a step of its own; consecutive other nodes share one step.
+// Each step is started, and ready, before the next one is initialised.
+func Steps[T any](nodes []T, serial func(T) bool) [][]T {
+	var out [][]T
+	var run []T
+	for _, n := range nodes {
+		if !serial(n) {
+			run = append(run, n)
+			continue
+		}
+		if len(run) > 0 {
+			out = append(out, run)
+			run = nil
+		}
+		out = append(out, []T{n})
+	}
+	if len(run) > 0 {
+		out = append(out, run)
+	}
+	return out
+}
+
+// InitDue reports whether a server node's Init runs before it starts: its
+// data folder's entries are none, or only targets.ResetMarker.
+func InitDue(entries []string) bool {
+	for _, e := range entries {
+		if e != targets.ResetMarker {
+			return false
+		}
+	}
+	return true
+}
+
+// EmptyForReset removes everything in the data folder dir, which it keeps
+// (with its owner and mode), and writes targets.ResetMarker into it.
+func EmptyForReset(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("empty the data folder: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("empty the data folder: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, targets.ResetMarker), nil, 0o644); err != nil {
+		return fmt.Errorf("empty the data folder: %w", err)
+	}
+	return nil
 }

@@ -3,9 +3,12 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/targets"
 )
 
 func TestJoinErrors(t *testing.T) {
@@ -53,5 +56,43 @@ func TestEach(t *testing.T) {
 	})
 	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
 		t.Fatalf("errors %v, want one per item in order", errs)
+	}
+}
+
+func TestSteps(t *testing.T) {
+	serial := func(s string) bool { return strings.HasPrefix(s, "pg") }
+	for _, tc := range []struct {
+		nodes []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"n1", "n2", "n3"}, "[n1 n2 n3]"},
+		{[]string{"pg1", "pg2"}, "[pg1] [pg2]"},
+		{[]string{"pg1", "pg2", "resource"}, "[pg1] [pg2] [resource]"},
+		{[]string{"a", "b", "pg1", "c", "pg2", "d", "e"}, "[a b] [pg1] [c] [pg2] [d e]"},
+	} {
+		var got []string
+		for _, s := range Steps(tc.nodes, serial) {
+			got = append(got, fmt.Sprint(s))
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("Steps(%v) = %s, want %s", tc.nodes, g, tc.want)
+		}
+	}
+}
+
+func TestInitDue(t *testing.T) {
+	for _, tc := range []struct {
+		entries []string
+		want    bool
+	}{
+		{nil, true},
+		{[]string{targets.ResetMarker}, true},
+		{[]string{"pgdata"}, false},
+		{[]string{targets.ResetMarker, "pgdata"}, false},
+	} {
+		if got := InitDue(tc.entries); got != tc.want {
+			t.Errorf("InitDue(%v) = %v, want %v", tc.entries, got, tc.want)
+		}
 	}
 }

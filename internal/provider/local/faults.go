@@ -12,6 +12,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -179,6 +180,49 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 	if err := c.waitReady(ctx, nodes, c.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
+	return nil
+}
+
+// Reset rebuilds a node from nothing: it kills its process tree when it
+// runs or is paused, empties its data folder but for targets.ResetMarker,
+// runs its Init again and starts it, and waits until it serves requests
+// or ReadyTimeout passes.
+func (c *Cluster) Reset(ctx context.Context, name string) error {
+	if err := c.lockOpen("reset"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node("reset", name)
+	if err != nil {
+		return err
+	}
+	if st := n.state(); st == stateRunning || st == statePaused {
+		if err := signalTree(n.proc, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("reset %s: %w", name, err)
+		}
+		n.killed, n.paused = true, false
+		wctx, cancel := c.bounded(ctx, reapTimeout)
+		err := waitExit(wctx, n.proc)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("reset %s: process %d not reaped: %w", name, n.proc.pid, err)
+		}
+	}
+	if err := lifecycle.EmptyForReset(n.cfg.DataDir); err != nil {
+		return fmt.Errorf("reset %s: %w", name, err)
+	}
+	rctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
+	defer cancel()
+	if err := c.initNode(rctx, n); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := c.startProcess(n); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := c.waitReady(ctx, []*nodeProc{n}, c.cfg.ReadyTimeout); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	n.log.Info("node reset")
 	return nil
 }
 

@@ -333,19 +333,27 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	deadline := time.Now().Add(c.cfg.StartTimeout)
 	sctx, cancel := c.bounded(ctx, c.cfg.StartTimeout)
 	defer cancel()
-	for _, np := range c.nodes {
-		if err := c.initNode(sctx, np); err != nil {
+	// Step by step (a Serial role's nodes one at a time), each step ready
+	// before the next one is initialised.
+	for _, step := range lifecycle.Steps(c.nodes, func(n *nodeProc) bool { return n.role.Serial }) {
+		for _, np := range step {
+			if err := c.initNode(sctx, np); err != nil {
+				return err
+			}
+		}
+		for _, np := range step {
+			if err := c.startProcess(np); err != nil {
+				return err
+			}
+		}
+		if err := c.waitReady(ctx, step, time.Until(deadline)); err != nil {
 			return err
 		}
 	}
-	for _, np := range c.nodes {
-		if err := c.startProcess(np); err != nil {
-			return err
-		}
-	}
-	return c.waitReady(ctx, c.nodes, c.cfg.StartTimeout)
+	return nil
 }
 
 // portsOf is how many ports a node of role r listens on.

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -111,9 +112,10 @@ func reachable(dir string, cred *syscall.Credential) error {
 	}
 }
 
-// initNode runs a Server node's init commands once, before its first
-// start, while its data folder is empty; their output goes to the node
-// log. The caller holds mu.
+// initNode runs a Server node's init commands before its first start,
+// while its data folder is empty (or holds only targets.ResetMarker, after
+// Reset), and then removes the marker; their output goes to the node log.
+// The caller holds mu.
 func (c *Cluster) initNode(ctx context.Context, n *nodeProc) error {
 	s, ok := n.role.Program.(targets.Server)
 	if !ok || s.Init == nil {
@@ -123,7 +125,11 @@ func (c *Cluster) initNode(ctx context.Context, n *nodeProc) error {
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.name, err)
 	}
-	if len(entries) > 0 {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	if !lifecycle.InitDue(names) {
 		return nil
 	}
 	for _, argv := range s.Init(n.cfg) {
@@ -156,6 +162,9 @@ func (c *Cluster) initNode(ctx context.Context, n *nodeProc) error {
 			return fmt.Errorf("node %s: init %s: %v%s", n.name, argv[0], err, logQuote(n.logPath))
 		}
 		n.log.Info("node init", "cmd", argv[0], "took", time.Since(start).Round(time.Millisecond))
+	}
+	if err := os.Remove(filepath.Join(n.cfg.DataDir, targets.ResetMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("node %s: init: %w", n.name, err)
 	}
 	return nil
 }
