@@ -225,3 +225,33 @@ func TestFailoverWithoutAPrimaryPromotesOne(t *testing.T) {
 		t.Fatalf("cut with no primary: %q", c.Calls())
 	}
 }
+
+// rebuildingPromoter is a fakePromoter whose Follow rebuilds the node.
+type rebuildingPromoter struct{ *fakePromoter }
+
+func (rebuildingPromoter) RebuildsOnFollow() {}
+
+// TestFailoverLeavesAKilledPrimaryToARebuilder: in kill mode, Stop does
+// not restart the old primary of a Rebuilder (it would come back as a
+// second primary); Follow rebuilds it as it is. Isolate mode is as before.
+func TestFailoverLeavesAKilledPrimaryToARebuilder(t *testing.T) {
+	for _, mode := range []string{nemesis.FailoverIsolate, nemesis.FailoverKill} {
+		t.Run(mode, func(t *testing.T) {
+			c := newFake(2)
+			p := rebuildingPromoter{newPromoter(c, "n1", "n2")}
+			cl := nemesis.Extend(c, p)
+			f := &nemesis.Failover{Mode: mode, Lag: time.Millisecond}
+			if _, err := f.Start(t.Context(), cl, rand.New(rand.NewPCG(1, 2))); err != nil {
+				t.Fatal(err)
+			}
+			n := len(c.Calls())
+			if _, err := f.Stop(t.Context(), cl); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"heal-partition", "follow n1 n2"}
+			if got := c.Calls()[n:]; !slices.Equal(got, want) {
+				t.Fatalf("stop calls\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
