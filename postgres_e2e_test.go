@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/postgres"
+	"github.com/faultline/faultline/workloads/bank"
 )
 
 // runParams reads how many seeds and how long each run of an end-to-end
@@ -112,6 +114,112 @@ func checkPostgresIdempotency(t *testing.T, provider string) {
 				default:
 					if res.Verdict != faultline.Valid {
 						t.Fatalf("seed %d: %s, %q; want valid", tt.Seed, res.Verdict, summary)
+					}
+				}
+				again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
+				if err != nil || again.Verdict != res.Verdict {
+					t.Fatalf("seed %d: run said %s, re-check says %v (%v)", tt.Seed, res.Verdict, again, err)
+				}
+			}
+		})
+	}
+}
+
+// pgCase is one row of the postgres findings: a run and what it must
+// find.
+type pgCase struct {
+	name      string
+	variant   string
+	workload  string
+	isolation string
+	rule      string
+	nodes     int
+	nemesis   string
+	// invalid names the checkers that must find an anomaly; none means the
+	// run must be valid.
+	invalid []string
+}
+
+// pgCases are the bank, register and failover rows of the README's
+// postgres table.
+var pgCases = []pgCase{
+	{name: "bank-read-committed", workload: "bank", isolation: postgres.IsolationReadCommitted, nemesis: "kill", invalid: []string{bank.TotalsChecker}},
+	{name: "bank-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, nemesis: "kill"},
+	{name: "bank-joint-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, rule: bank.RuleJoint, nemesis: "kill", invalid: []string{bank.BalancesChecker}},
+	{name: "bank-serializable", workload: "bank", isolation: postgres.IsolationSerializable, nemesis: "kill"},
+	{name: "bank-joint-serializable", workload: "bank", isolation: postgres.IsolationSerializable, rule: bank.RuleJoint, nemesis: "kill"},
+	{name: "register-kill", workload: "register", nemesis: "kill"},
+	{name: "register-partition", workload: "register", nemesis: "partition=clients"},
+	{name: "failover-idempotency", variant: postgres.VariantUniqueConstraint, workload: "idempotency", nodes: 2, nemesis: "failover", invalid: []string{"idempotency"}},
+	{name: "failover-register", workload: "register", nodes: 2, nemesis: "failover", invalid: []string{"linearizability"}},
+}
+
+// TestPostgresFindings: each row of pgCases on local processes, for
+// FAULTLINE_PGX_SEEDS seeds (default 1) of FAULTLINE_PGX_TIME (default
+// 12s): read committed loses bank updates (wrong totals), repeatable read
+// keeps totals but lets a jointly held pair go negative (write skew),
+// serializable is valid under both rules; the register is linearizable
+// under kills and client partitions; a failover to an asynchronous replica
+// loses acknowledged charges and writes. Valid runs need operations
+// acknowledged; each stored run is checked again offline.
+func TestPostgresFindings(t *testing.T) {
+	if _, err := postgres.Server().Find(); err != nil {
+		testenv.Need(t, "postgres", err, "Debian package postgresql; make test installs it")
+	}
+	checkPostgresFindings(t, "local")
+}
+
+// TestDockerPostgresFindings: the same on containers.
+func TestDockerPostgresFindings(t *testing.T) {
+	testenv.NeedDocker(t)
+	checkPostgresFindings(t, "docker")
+}
+
+func checkPostgresFindings(t *testing.T, provider string) {
+	seeds, dur := runParams(t, "PGX")
+	only := os.Getenv("FAULTLINE_PGX_CASES")
+	for _, pc := range pgCases {
+		if only != "" && !slices.Contains(strings.Split(only, ","), pc.name) {
+			continue
+		}
+		t.Run(pc.name, func(t *testing.T) {
+			for s := 1; s <= seeds; s++ {
+				tt := faultline.DefaultTestFor("postgres")
+				tt.Workload, tt.Provider = pc.workload, provider
+				if pc.variant != "" {
+					tt.Variant = pc.variant
+				}
+				tt = faultline.WithTargetDefaults(tt, func(flag string) bool { return flag == "variant" || flag == "workload" })
+				tt.Isolation, tt.BankRule, tt.Nemesis = pc.isolation, pc.rule, []string{pc.nemesis}
+				if pc.nodes > 0 {
+					tt.Nodes = pc.nodes
+				}
+				tt.TimeLimit, tt.NemesisInterval = dur, 3*time.Second
+				tt.Seed, tt.Results = int64(5000+s), openResults(t)
+				res, err := faultline.Run(context.Background(), tt)
+				if err != nil {
+					t.Fatalf("seed %d: %v", tt.Seed, err)
+				}
+				var found []string
+				for _, c := range res.Checkers {
+					t.Logf("%s seed %d: %s: %s: %s", pc.name, tt.Seed, c.Checker, c.Verdict, c.Summary)
+					if c.Verdict == faultline.Invalid {
+						found = append(found, c.Checker)
+					}
+				}
+				t.Logf("%s seed %d: %s, %d ok, %d fail, %d info", pc.name, tt.Seed, res.Verdict, res.Counts.OK, res.Counts.Fail, res.Counts.Info)
+				if res.Counts.OK == 0 {
+					t.Fatalf("seed %d: no operation succeeded", tt.Seed)
+				}
+				if len(pc.invalid) == 0 {
+					if res.Verdict != faultline.Valid {
+						t.Fatalf("seed %d: %s (invalid: %v); want valid", tt.Seed, res.Verdict, found)
+					}
+				} else {
+					for _, want := range pc.invalid {
+						if !slices.Contains(found, want) {
+							t.Fatalf("seed %d: %s, invalid checkers %v; want %s to find an anomaly", tt.Seed, res.Verdict, found, want)
+						}
 					}
 				}
 				again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
