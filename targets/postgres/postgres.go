@@ -16,6 +16,10 @@
 //     charge is INSERT … ON CONFLICT (request_id) DO NOTHING: the database
 //     itself keeps a request to one row.
 //
+// The target serves the register workload (workloads/register) too: one
+// row per key in the table registers, each operation one transaction at
+// the run's isolation level; the variants do not apply to it.
+//
 // The cluster has one role, "pg", of one node: a postgres server whose
 // data folder initdb makes in the node's data folder (DataDir/pgdata),
 // trusting connections from anywhere, with fsync on. PostgreSQL refuses
@@ -52,7 +56,7 @@ const (
 	VariantUniqueConstraint = "unique-constraint"
 )
 
-// WorkloadIdempotency is the only workload postgres has a client for.
+// WorkloadIdempotency is the workload of idempotent payments.
 const WorkloadIdempotency = "idempotency"
 
 // RolePG is the role of the postgres nodes.
@@ -130,7 +134,7 @@ func (Target) Name() string { return Name }
 
 // Description is one line for `faultline list`.
 func (Target) Description() string {
-	return "idempotent payments on real PostgreSQL: a request id checked before the insert, or a unique constraint"
+	return "real PostgreSQL: idempotent payments (a request id checked before the insert, or a unique constraint) and registers"
 }
 
 // Variants lists check-then-insert (the default) and unique-constraint.
@@ -141,8 +145,8 @@ func (Target) Variants() []targets.Choice {
 	}
 }
 
-// Workloads lists "idempotency".
-func (Target) Workloads() []string { return []string{WorkloadIdempotency} }
+// Workloads lists "idempotency" and "register".
+func (Target) Workloads() []string { return []string{WorkloadIdempotency, WorkloadRegister} }
 
 // MaxNodes is the largest --nodes: a primary and one streaming replica.
 const MaxNodes = 2
