@@ -225,9 +225,10 @@ func DefaultTestFor(target string) Test {
 
 // WithTargetDefaults returns t with its target's defaults applied to every
 // setting that set does not report as set by the user (set takes a run
-// flag's name, such as "nodes"): the target's default variant and first
-// workload when t's are not among its own, and what targets.Defaulter
-// declares for t's variant for --nodes, --op-timeout, --nemesis and --hold. Unknown targets are left alone.
+// flag's name, such as "nodes"): the target's default variant when t's is
+// not among its own, its first workload, and what targets.Defaulter
+// declares for t's variant for --nodes, --op-timeout, --nemesis and
+// --hold. Unknown targets are left alone.
 func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	tg, err := t.target()
 	if err != nil {
@@ -236,7 +237,7 @@ func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	if vs := targets.VariantNames(tg); !set("variant") && len(vs) > 0 && !slices.Contains(vs, t.Variant) {
 		t.Variant = vs[0]
 	}
-	if ws := tg.Workloads(); !set("workload") && len(ws) > 0 && !slices.Contains(ws, t.Workload) {
+	if ws := tg.Workloads(); !set("workload") && len(ws) > 0 {
 		t.Workload = ws[0]
 	}
 	d, ok := tg.(targets.Defaulter)

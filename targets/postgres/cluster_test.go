@@ -331,9 +331,11 @@ func (p *commitCutter) serve() {
 		}
 		var sent atomic.Bool // the commit went to the server
 		cut := func() {
+			// Counted before the close, which the client may see and
+			// return from before this goroutine goes on.
+			p.cuts <- struct{}{}
 			up.Close()
 			down.Close()
-			p.cuts <- struct{}{}
 		}
 		// The server's answer to a forwarded commit is dropped.
 		go func() {
