@@ -82,7 +82,9 @@ var _ core.Client = (*Client)(nil)
 
 // NewClient returns a client of cfg.Workload reaching the pg nodes at
 // their endpoints in cfg: the idempotency workload's charges and ledger
-// reads. Any other workload is bad input. The caller closes it.
+// reads (a *Client), or the bank workload's transfers, withdrawals and
+// reads (a *BankClient). Any other workload is bad input. The caller
+// closes it.
 func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
 	variant, err := checkVariant(cfg.Variant)
 	if err != nil {
@@ -104,6 +106,8 @@ func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
 		c := &Client{variant: variant, table: table(variant), isolation: iso}
 		c.session = newSession(addrs, cfg.Process, "make the ledger", c.makeSchema)
 		return c, nil
+	case WorkloadBank:
+		return newBankClient(cfg, addrs, iso), nil
 	}
 	return nil, core.BadInput("postgres has no client for workload %q (it has: %s)", cfg.Workload, strings.Join(Target{}.Workloads(), ", "))
 }

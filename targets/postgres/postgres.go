@@ -52,7 +52,8 @@ const (
 	VariantUniqueConstraint = "unique-constraint"
 )
 
-// WorkloadIdempotency is the only workload postgres has a client for.
+// WorkloadIdempotency is the idempotency workload (workloads/idempotency),
+// the one the variants are about.
 const WorkloadIdempotency = "idempotency"
 
 // RolePG is the role of the postgres nodes.
@@ -130,7 +131,7 @@ func (Target) Name() string { return Name }
 
 // Description is one line for `faultline list`.
 func (Target) Description() string {
-	return "idempotent payments on real PostgreSQL: a request id checked before the insert, or a unique constraint"
+	return "real PostgreSQL: idempotent payments (a request id checked before the insert, or a unique constraint), or bank transfers that read balances and write them back at the run's isolation level"
 }
 
 // Variants lists check-then-insert (the default) and unique-constraint.
@@ -141,8 +142,8 @@ func (Target) Variants() []targets.Choice {
 	}
 }
 
-// Workloads lists "idempotency".
-func (Target) Workloads() []string { return []string{WorkloadIdempotency} }
+// Workloads lists "idempotency" (the default) and "bank".
+func (Target) Workloads() []string { return []string{WorkloadIdempotency, WorkloadBank} }
 
 // Layout lays out one pg node, whatever spec.Nodes says.
 func (Target) Layout(spec targets.Spec) (targets.Layout, error) {

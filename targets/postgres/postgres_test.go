@@ -93,14 +93,14 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestNewClientRefuses: the bank workload (no client yet), an unknown
+// TestNewClientRefuses: the lock workload (no client), an unknown
 // variant and a cluster without a pg node are refused; the first two as
 // bad input naming what there is.
 func TestNewClientRefuses(t *testing.T) {
 	eps := []targets.Endpoint{{Name: "n1", Role: RolePG, Addr: "127.0.0.1:1"}}
-	_, err := Target{}.NewClient(targets.ClientConfig{Workload: "bank", Nodes: eps})
-	if !errors.Is(err, core.ErrBadInput) || !strings.Contains(err.Error(), `workload "bank" (it has: idempotency)`) {
-		t.Errorf("bank: %v", err)
+	_, err := Target{}.NewClient(targets.ClientConfig{Workload: "lock", Nodes: eps})
+	if !errors.Is(err, core.ErrBadInput) || !strings.Contains(err.Error(), `workload "lock" (it has: idempotency, bank)`) {
+		t.Errorf("lock: %v", err)
 	}
 	_, err = Target{}.NewClient(targets.ClientConfig{Workload: WorkloadIdempotency, Variant: "nope", Nodes: eps})
 	if !errors.Is(err, core.ErrBadInput) || !strings.Contains(err.Error(), `no variant "nope"`) {
