@@ -82,9 +82,10 @@ var _ core.Client = (*Client)(nil)
 
 // NewClient returns a client of cfg.Workload reaching the pg nodes at
 // their endpoints in cfg: the idempotency workload's charges and ledger
-// reads (a *Client), or the register workload's reads, writes and cas (a
-// *RegisterClient, whatever the variant). Any other workload is bad
-// input. The caller closes it.
+// reads (a *Client), the bank workload's transfers, withdrawals and
+// reads (a *BankClient), or the register workload's reads, writes and cas
+// (a *RegisterClient); bank and register clients are the same whatever
+// the variant. Any other workload is bad input. The caller closes it.
 func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
 	variant, err := checkVariant(cfg.Variant)
 	if err != nil {
@@ -108,6 +109,8 @@ func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
 		return c, nil
 	case WorkloadRegister:
 		return newRegisterClient(addrs, cfg.Process, iso), nil
+	case WorkloadBank:
+		return newBankClient(cfg, addrs, iso), nil
 	}
 	return nil, core.BadInput("postgres has no client for workload %q (it has: %s)", cfg.Workload, strings.Join(Target{}.Workloads(), ", "))
 }

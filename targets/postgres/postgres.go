@@ -56,7 +56,8 @@ const (
 	VariantUniqueConstraint = "unique-constraint"
 )
 
-// WorkloadIdempotency is the workload of idempotent payments.
+// WorkloadIdempotency is the idempotency workload (workloads/idempotency),
+// the one the variants are about.
 const WorkloadIdempotency = "idempotency"
 
 // RolePG is the role of the postgres nodes.
@@ -134,7 +135,7 @@ func (Target) Name() string { return Name }
 
 // Description is one line for `faultline list`.
 func (Target) Description() string {
-	return "real PostgreSQL: idempotent payments (a request id checked before the insert, or a unique constraint) and registers"
+	return "real PostgreSQL at the run's isolation level: idempotent payments (a request id checked before the insert, or a unique constraint), bank transfers that read balances and write them back, registers; a streaming replica to fail over to"
 }
 
 // Variants lists check-then-insert (the default) and unique-constraint.
@@ -145,8 +146,10 @@ func (Target) Variants() []targets.Choice {
 	}
 }
 
-// Workloads lists "idempotency" and "register".
-func (Target) Workloads() []string { return []string{WorkloadIdempotency, WorkloadRegister} }
+// Workloads lists "idempotency" (the default), "bank" and "register".
+func (Target) Workloads() []string {
+	return []string{WorkloadIdempotency, WorkloadBank, WorkloadRegister}
+}
 
 // MaxNodes is the largest --nodes: a primary and one streaming replica.
 const MaxNodes = 2

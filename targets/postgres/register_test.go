@@ -20,9 +20,6 @@ import (
 	"github.com/faultline/faultline/workloads/register"
 )
 
-// isolations are the target's isolation levels, the default first.
-var isolations = []string{IsolationReadCommitted, IsolationRepeatableRead, IsolationSerializable}
-
 // newRegister returns a register client of process p at isolation reaching
 // the pg node at addr, closed when the test ends.
 func newRegister(t *testing.T, addr, isolation string, p int) *RegisterClient {
