@@ -295,30 +295,32 @@ func TestServerKilled(t *testing.T) {
 	}
 }
 
-// commitCutter is a TCP proxy to a postgres server that cuts a connection
-// when the client sends COMMIT: before forwarding it (the commit never
-// arrives), or when the server answers it (the commit is applied, its
-// answer never arrives).
-type commitCutter struct {
+// cutter is a TCP proxy to a postgres server that cuts a connection when
+// the client sends a message containing pattern (matched in lower case):
+// before forwarding it (it never arrives), or, with forward, when the
+// server's first bytes after it come back (it arrived and was answered;
+// the answer is lost). Each cut is counted before the connection closes.
+type cutter struct {
 	ln       net.Listener
 	upstream string
+	pattern  string
 	forward  bool
-	cuts     chan struct{}
+	cuts     atomic.Int32
 }
 
-func newCommitCutter(t *testing.T, upstream string, forward bool) *commitCutter {
+func newCutter(t *testing.T, upstream, pattern string, forward bool) *cutter {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &commitCutter{ln: ln, upstream: upstream, forward: forward, cuts: make(chan struct{}, 16)}
+	p := &cutter{ln: ln, upstream: upstream, pattern: pattern, forward: forward}
 	t.Cleanup(func() { ln.Close() })
 	go p.serve()
 	return p
 }
 
-func (p *commitCutter) serve() {
+func (p *cutter) serve() {
 	for {
 		down, err := p.ln.Accept()
 		if err != nil {
@@ -329,22 +331,22 @@ func (p *commitCutter) serve() {
 			down.Close()
 			continue
 		}
-		var sent atomic.Bool // the commit went to the server
+		var once sync.Once
 		cut := func() {
-			// Counted before the close, which the client may see and
-			// return from before this goroutine goes on.
-			p.cuts <- struct{}{}
-			up.Close()
-			down.Close()
+			once.Do(func() {
+				p.cuts.Add(1)
+				up.Close()
+				down.Close()
+			})
 		}
-		// The server's answer to a forwarded commit is dropped.
+		var sent atomic.Bool // the message went to the server
 		go func() {
 			defer down.Close()
 			buf := make([]byte, 64<<10)
 			for {
 				n, err := up.Read(buf)
 				if n > 0 {
-					if sent.Load() && strings.Contains(string(buf[:n]), "COMMIT\x00") {
+					if sent.Load() {
 						cut()
 						return
 					}
@@ -363,13 +365,13 @@ func (p *commitCutter) serve() {
 			for {
 				n, err := down.Read(buf)
 				if n > 0 {
-					// pgx sends a commit as the simple query "commit".
-					commit := strings.Contains(strings.ToLower(string(buf[:n])), "commit\x00")
-					if commit && !p.forward {
-						cut()
-						return
+					if strings.Contains(strings.ToLower(string(buf[:n])), p.pattern) {
+						if !p.forward {
+							cut()
+							return
+						}
+						sent.Store(true)
 					}
-					sent.Store(sent.Load() || commit)
 					if _, werr := up.Write(buf[:n]); werr != nil {
 						return
 					}
@@ -392,7 +394,7 @@ func TestCommitLost(t *testing.T) {
 	readLedger(t, reader, "a1", 100) // makes the ledger
 	for _, forward := range []bool{false, true} {
 		t.Run(fmt.Sprintf("forwarded=%v", forward), func(t *testing.T) {
-			p := newCommitCutter(t, addr, forward)
+			p := newCutter(t, addr, "commit\x00", forward)
 			cl := newClient(t, VariantCheckThenInsert, p.ln.Addr().String(), 1)
 			cl.prepared = true // the reader made it: the only commit is the charge's
 			id := fmt.Sprintf("cut-%v", forward)
@@ -404,7 +406,7 @@ func TestCommitLost(t *testing.T) {
 			if op.Type != core.Info || v.Attempts != 1 || len(v.Errors) != 1 || !strings.HasPrefix(v.Errors[0], "commit") {
 				t.Fatalf("charge with its commit cut: %s %+v %q; want info after one try lost at the commit", op.Type, op.Value, op.Error)
 			}
-			if len(p.cuts) == 0 {
+			if p.cuts.Load() == 0 {
 				t.Fatal("the proxy never saw a commit")
 			}
 			n := 0

@@ -20,12 +20,11 @@ import (
 	"github.com/faultline/faultline/workloads/idempotency"
 )
 
-// TestLayout: one pg node running postgres as the account postgres,
-// whatever --nodes says, for each variant; an unknown variant is bad
-// input naming the variants.
+// TestLayout: one pg node running postgres as the account postgres, for
+// each variant; an unknown variant is bad input naming the variants.
 func TestLayout(t *testing.T) {
 	for _, v := range []string{"", VariantCheckThenInsert, VariantUniqueConstraint} {
-		nodes, err := targets.Plan(Target{}, targets.Spec{Variant: v, Nodes: 5})
+		nodes, err := targets.Plan(Target{}, targets.Spec{Variant: v, Nodes: 1})
 		if err != nil {
 			t.Fatalf("%q: %v", v, err)
 		}
@@ -51,9 +50,11 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// TestServerArgsAndInit: initdb makes DataDir/pgdata with the superuser
-// postgres and trust authentication, then a pg_hba.conf line trusts TCP
-// from anywhere; the server runs on that folder, on the API address's host
+// TestServerArgsAndInit: the init script makes DataDir/pgdata with initdb
+// (the superuser postgres, trust authentication, pg_hba.conf lines
+// trusting TCP and replication from anywhere) on the first node's first
+// start, and otherwise copies the primary among the node's peers with
+// pg_basebackup; the server runs on that folder, on the API address's host
 // and port only, without a unix socket, with fsync on.
 func TestServerArgsAndInit(t *testing.T) {
 	cfg := targets.NodeConfig{Name: "n1", Role: RolePG, APIAddr: "10.1.2.3:5544", DataDir: "/r/nodes/n1/data"}
@@ -69,14 +70,27 @@ func TestServerArgsAndInit(t *testing.T) {
 		t.Errorf("no host: args %q; want every address", args)
 	}
 	init := s.Init(cfg)
-	if len(init) != 2 {
-		t.Fatalf("init %q", init)
+	if len(init) != 1 || len(init[0]) != 7 || init[0][0] != "sh" || init[0][1] != "-c" {
+		t.Fatalf("init %q; want one sh -c script", init)
 	}
-	if got := strings.Join(init[0], " "); !strings.HasPrefix(got, "initdb -D /r/nodes/n1/data/pgdata -U postgres --auth=trust") {
-		t.Errorf("initdb %q", got)
+	script := init[0][2]
+	for _, want := range []string{`initdb -D "$pgdata" -U postgres --auth=trust`, "host all all all trust", "host replication all all trust",
+		`[ ! -e "$marker" ]`, "pg_is_in_recovery()", `pg_basebackup -h "$h" -p "$port" -U postgres -D "$pgdata" -R`} {
+		if !strings.Contains(script, want) {
+			t.Errorf("init script lacks %q", want)
+		}
 	}
-	if init[1][0] != "sh" || !strings.Contains(init[1][2], "host all all all trust") || init[1][len(init[1])-1] != "/r/nodes/n1/data/pgdata/pg_hba.conf" {
-		t.Errorf("pg_hba.conf line %q", init[1])
+	if got := init[0][4:]; !slices.Equal(got, []string{"/r/nodes/n1/data/pgdata", "1", "/r/nodes/n1/data/" + targets.ResetMarker}) {
+		t.Errorf("a lone node's init arguments %q", got)
+	}
+	// The second node of a pair copies the first, reached through its link.
+	cfg2 := targets.NodeConfig{Name: "n2", Role: RolePG, APIAddr: "10.1.2.4:5545", DataDir: "/r/nodes/n2/data",
+		Roles: map[string][]string{RolePG: {"n1", "n2"}}, Peers: map[string]string{"n1": "127.0.0.1:7001"}}
+	if got := s.Init(cfg2)[0][4:]; !slices.Equal(got, []string{"/r/nodes/n2/data/pgdata", "0", "/r/nodes/n2/data/" + targets.ResetMarker, "127.0.0.1:7001"}) {
+		t.Errorf("the replica's init arguments %q", got)
+	}
+	if init[0][3] != "pg-init" {
+		t.Errorf("$0 of the init script %q", init[0][3])
 	}
 }
 

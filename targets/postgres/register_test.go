@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,95 +278,6 @@ func TestRegisterServerError(t *testing.T) {
 		expect(t, tc.f+" against a concurrent update", op, core.Fail, tc.value, "SQLSTATE 40001")
 		t.Logf("%s: %q", tc.f, op.Error)
 		expect(t, "read after "+tc.f, invoke(t, cl, register.Read, k, nil), core.OK, other, "")
-	}
-}
-
-// cutter is a TCP proxy to a postgres server that cuts a connection when
-// the client sends a message containing pattern (matched in lower case):
-// before forwarding it (it never arrives), or, with forward, when the
-// server's first bytes after it come back (it arrived and was answered;
-// the answer is lost). Each cut is counted before the connection closes.
-type cutter struct {
-	ln       net.Listener
-	upstream string
-	pattern  string
-	forward  bool
-	cuts     atomic.Int32
-}
-
-func newCutter(t *testing.T, upstream, pattern string, forward bool) *cutter {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutter{ln: ln, upstream: upstream, pattern: pattern, forward: forward}
-	t.Cleanup(func() { ln.Close() })
-	go p.serve()
-	return p
-}
-
-func (p *cutter) serve() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.upstream)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		var once sync.Once
-		cut := func() {
-			once.Do(func() {
-				p.cuts.Add(1)
-				up.Close()
-				down.Close()
-			})
-		}
-		var sent atomic.Bool // the message went to the server
-		go func() {
-			defer down.Close()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					if sent.Load() {
-						cut()
-						return
-					}
-					if _, werr := down.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			defer up.Close()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := down.Read(buf)
-				if n > 0 {
-					if strings.Contains(strings.ToLower(string(buf[:n])), p.pattern) {
-						if !p.forward {
-							cut()
-							return
-						}
-						sent.Store(true)
-					}
-					if _, werr := up.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
 	}
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
@@ -181,8 +183,8 @@ func TestReplicaFollowsAndFailsOver(t *testing.T) {
 // TestMoreThanTwoNodesRefused: postgres lays out at most a primary and one
 // replica.
 func TestMoreThanTwoNodesRefused(t *testing.T) {
-	if _, err := (Target{}).Layout(targets.Spec{Variant: VariantCheckThenInsert, Nodes: 3}); err == nil {
-		t.Fatal("--nodes 3 laid out")
+	if _, err := (Target{}).Layout(targets.Spec{Variant: VariantCheckThenInsert, Nodes: 3}); !errors.Is(err, core.ErrBadInput) {
+		t.Fatalf("--nodes 3: %v, want bad input", err)
 	}
 	l, err := Target{}.Layout(targets.Spec{Variant: VariantCheckThenInsert, Nodes: 2})
 	if err != nil || l.Failover == nil || l.Roles[0].Count != 2 || !l.Roles[0].Serial {

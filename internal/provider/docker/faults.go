@@ -450,19 +450,27 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if !st.running {
 		return stateError("kill", n, st, "running or paused")
 	}
-	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+	if err := c.kill(ctx, actx, n, st); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	n.log.Info("node killed")
+	return nil
+}
+
+// kill sends SIGKILL to n's running container, in state st, thawing it
+// when paused, and waits until the engine reports it stopped; actx bounds
+// the engine's requests. The caller holds mu.
+func (c *Cluster) kill(ctx, actx context.Context, n *node, st state) error {
+	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		return err
 	}
 	if st.paused {
 		// The signal waits for the thaw; an error means it died already.
 		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
 	}
 	n.killed, n.paused, n.stale = true, false, true
-	if _, err := c.waitState(ctx, n, func(s state) bool { return !s.running }); err != nil {
-		return fmt.Errorf("kill %s: %w", name, err)
-	}
-	n.log.Info("node killed")
-	return nil
+	_, err := c.waitState(ctx, n, func(s state) bool { return !s.running })
+	return err
 }
 
 // Restart starts killed (or exited) nodes' containers again, each with the
@@ -530,14 +538,7 @@ func (c *Cluster) Reset(ctx context.Context, name string) error {
 		return fmt.Errorf("reset: %w", err)
 	}
 	if st.running {
-		if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
-			return fmt.Errorf("reset %s: %w", name, err)
-		}
-		if st.paused {
-			_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
-		}
-		n.killed, n.paused, n.stale = true, false, true
-		if _, err := c.waitState(ctx, n, func(s state) bool { return !s.running }); err != nil {
+		if err := c.kill(ctx, actx, n, st); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
 	}

@@ -137,16 +137,25 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if st := n.state(); st != stateRunning && st != statePaused {
 		return stateError("kill", n, "running or paused")
 	}
-	if err := signalTree(n.proc, syscall.SIGKILL); err != nil {
+	if err := c.kill(ctx, n); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	n.log.Info("node killed", "pid", n.proc.pid)
+	return nil
+}
+
+// kill sends SIGKILL to n's process tree and waits until the process is
+// reaped. The caller holds mu.
+func (c *Cluster) kill(ctx context.Context, n *nodeProc) error {
+	if err := signalTree(n.proc, syscall.SIGKILL); err != nil {
+		return err
 	}
 	n.killed, n.paused = true, false
 	wctx, cancel := c.bounded(ctx, reapTimeout)
 	defer cancel()
 	if err := waitExit(wctx, n.proc); err != nil {
-		return fmt.Errorf("kill %s: process %d not reaped: %w", name, n.proc.pid, err)
+		return fmt.Errorf("process %d not reaped: %w", n.proc.pid, err)
 	}
-	n.log.Info("node killed", "pid", n.proc.pid)
 	return nil
 }
 
@@ -197,15 +206,8 @@ func (c *Cluster) Reset(ctx context.Context, name string) error {
 		return err
 	}
 	if st := n.state(); st == stateRunning || st == statePaused {
-		if err := signalTree(n.proc, syscall.SIGKILL); err != nil {
+		if err := c.kill(ctx, n); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
-		}
-		n.killed, n.paused = true, false
-		wctx, cancel := c.bounded(ctx, reapTimeout)
-		err := waitExit(wctx, n.proc)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("reset %s: process %d not reaped: %w", name, n.proc.pid, err)
 		}
 	}
 	if err := lifecycle.EmptyForReset(n.cfg.DataDir); err != nil {
