@@ -73,38 +73,6 @@ var providers = []provider{
 	},
 }
 
-// clusterAdmin is a running cluster as a target's Layout.Failover reaches
-// it (targets.Admin).
-type clusterAdmin struct{ c runCluster }
-
-// Roles maps each role to its node names.
-func (a clusterAdmin) Roles() map[string][]string { return a.c.Roles() }
-
-// Addr returns where the controller reaches node directly.
-func (a clusterAdmin) Addr(node string) (string, error) {
-	addr, ok := a.c.AdminAddr(node)
-	if !ok || addr == "" {
-		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
-	}
-	return addr, nil
-}
-
-// Peer returns the address node dials to reach other.
-func (a clusterAdmin) Peer(node, other string) (string, error) {
-	cfg, ok := a.c.NodeConfig(node)
-	if !ok {
-		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
-	}
-	addr, ok := cfg.Peers[other]
-	if !ok {
-		return "", fmt.Errorf("node %s has no link to %s: %w", node, other, nemesis.ErrUnknownNode)
-	}
-	return addr, nil
-}
-
-// Reset rebuilds node from an empty data folder.
-func (a clusterAdmin) Reset(ctx context.Context, node string) error { return a.c.Reset(ctx, node) }
-
 // findProvider returns the provider called name, or bad input listing the
 // valid ones.
 func findProvider(name string) (provider, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/progress"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/report"
@@ -165,7 +166,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	})
 	if len(faults) > 0 {
 		g.Go(func() error {
-			return nemesis.Run(nemCtx, plan.extend(cluster, clusterAdmin{cluster}), faults, t.NemesisInterval, nemRNG, record)
+			return nemesis.Run(nemCtx, plan.extend(cluster, lifecycle.Admin(cluster)), faults, t.NemesisInterval, nemRNG, record)
 		})
 	}
 	workErr := g.Wait()

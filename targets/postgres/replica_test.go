@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,27 +10,11 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
-
-// localAdmin is targets.Admin over a local cluster, as the run builds it.
-type localAdmin struct{ c *local.Cluster }
-
-func (a localAdmin) Roles() map[string][]string { return a.c.Roles() }
-func (a localAdmin) Addr(node string) (string, error) {
-	addr, ok := a.c.AdminAddr(node)
-	if !ok {
-		return "", fmt.Errorf("no node %s", node)
-	}
-	return addr, nil
-}
-func (a localAdmin) Peer(node, other string) (string, error) {
-	cfg, _ := a.c.NodeConfig(node)
-	return cfg.Peers[other], nil
-}
-func (a localAdmin) Reset(ctx context.Context, node string) error { return a.c.Reset(ctx, node) }
 
 // startPair starts a primary and its streaming replica on the local
 // provider and closes them when the test ends.
@@ -109,7 +92,7 @@ func waitRow(t *testing.T, admin targets.Admin, node string, id int) bool {
 // the reset marker is gone.
 func TestReplicaFollowsAndFailsOver(t *testing.T) {
 	c := startPair(t)
-	admin := localAdmin{c}
+	admin := lifecycle.Admin(c)
 	p := failover(admin)
 	if _, ok := p.(nemesis.Rebuilder); !ok {
 		t.Fatal("the promoter is no Rebuilder: the failover fault would restart a killed primary as a second one")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/provider/lifecycle"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/nemesis"
@@ -53,24 +54,6 @@ func TestFailoverLayout(t *testing.T) {
 	}
 }
 
-// localAdmin is a local cluster as targets.Admin.
-type localAdmin struct{ c *local.Cluster }
-
-func (a localAdmin) Roles() map[string][]string { return a.c.Roles() }
-func (a localAdmin) Addr(node string) (string, error) {
-	if addr, ok := a.c.AdminAddr(node); ok {
-		return addr, nil
-	}
-	return "", errors.New("no node " + node)
-}
-func (a localAdmin) Peer(node, other string) (string, error) {
-	cfg, ok := a.c.NodeConfig(node)
-	if !ok || cfg.Peers[other] == "" {
-		return "", fmt.Errorf("no link %s→%s", node, other)
-	}
-	return cfg.Peers[other], nil
-}
-
 // startFailover starts the failover variant's cluster on real
 // redis-server nodes and returns it with its switch-over.
 func startFailover(t *testing.T) (*local.Cluster, nemesis.Promoter) {
@@ -81,7 +64,7 @@ func startFailover(t *testing.T) (*local.Cluster, nemesis.Promoter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, l.Failover(localAdmin{c})
+	return c, l.Failover(lifecycle.Admin(c))
 }
 
 // TestPromoterSwitchesOver runs the failover variant's switch-over on real

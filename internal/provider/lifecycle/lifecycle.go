@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -152,3 +153,42 @@ func EmptyForReset(dir string) error {
 	}
 	return nil
 }
+
+// AdminCluster is what a provider's running cluster offers for
+// targets.Admin.
+type AdminCluster interface {
+	Roles() map[string][]string
+	AdminAddr(name string) (string, bool)
+	NodeConfig(name string) (targets.NodeConfig, bool)
+	Reset(ctx context.Context, name string) error
+}
+
+// Admin returns c as targets.Admin: what a target's Layout.Failover and
+// tests reach the running nodes through.
+func Admin(c AdminCluster) targets.Admin { return admin{c} }
+
+type admin struct{ c AdminCluster }
+
+func (a admin) Roles() map[string][]string { return a.c.Roles() }
+
+func (a admin) Addr(node string) (string, error) {
+	addr, ok := a.c.AdminAddr(node)
+	if !ok || addr == "" {
+		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
+	}
+	return addr, nil
+}
+
+func (a admin) Peer(node, other string) (string, error) {
+	cfg, ok := a.c.NodeConfig(node)
+	if !ok {
+		return "", fmt.Errorf("node %s: %w", node, nemesis.ErrUnknownNode)
+	}
+	addr, ok := cfg.Peers[other]
+	if !ok {
+		return "", fmt.Errorf("node %s has no link to %s: %w", node, other, nemesis.ErrUnknownNode)
+	}
+	return addr, nil
+}
+
+func (a admin) Reset(ctx context.Context, node string) error { return a.c.Reset(ctx, node) }
