@@ -88,7 +88,7 @@ func resolveIsolation(tg targets.Target, level string) (string, error) {
 // the running nodes (nil for a cluster not started).
 func (p runPlan) extend(c nemesis.Cluster, admin targets.Admin) nemesis.Cluster {
 	var extras []any
-	if _, ok := p.target.(targets.Staller); ok {
+	if s, ok := p.target.(targets.Staller); ok && s.StallPoint(p.workload.Name()) != "" {
 		extras = append(extras, p.stall)
 	}
 	if p.failover != nil {

@@ -56,11 +56,13 @@ type Imager interface {
 
 // Staller is implemented by a target whose clients call ClientConfig.Stall
 // at a stall point, so that the client-pause fault can act on them; a
-// target without one refuses that fault rather than ignore it.
+// target without one, or whose clients of the run's workload have none,
+// refuses that fault rather than ignore it.
 type Staller interface {
-	// StallPoint says in a few words where the clients stall, for
-	// example "between reading the resource and writing it back".
-	StallPoint() string
+	// StallPoint says in a few words where the clients of workload stall,
+	// for example "between reading the resource and writing it back";
+	// "" means they have no stall point.
+	StallPoint(workload string) string
 }
 
 // Isolator is implemented by a target whose clients run their

@@ -15,7 +15,7 @@ import (
 )
 
 // WorkloadBank is the bank workload (workloads/bank): transfers,
-// withdrawals and reads of every balance.
+// withdrawals, deposits and reads of every balance.
 const WorkloadBank = "bank"
 
 // BankTable is the bank workload's table: one row per account, its id
@@ -31,7 +31,7 @@ const bankWhat = "make the accounts table"
 // idempotency workload's ledger, does not change what it does.
 //
 // Each operation is one transaction at the run's isolation level, tried
-// once: a transfer or a withdrawal reads the balances it needs with one
+// once: a transfer, a withdrawal or a deposit reads the balances it needs with one
 // SELECT each (no FOR UPDATE), decides in the client, and writes absolute
 // balances back with UPDATE (a transfer in the order of the accounts'
 // names, so that two transfers never deadlock), the way applications
@@ -96,6 +96,8 @@ func makeBankTable(ctx context.Context, conn *pgx.Conn) error {
 //     on its way;
 //   - f "withdraw" (value a bank.Withdrawal): the same, refused when the
 //     account and its pair together hold less than the amount;
+//   - f "deposit" (value a bank.Deposit): the same, refused only when the
+//     account is not open yet;
 //   - f "read" (value a bank.ReadRequest): ok with every account's
 //     balance (bank.Balances), read by one SELECT; fail when it could not
 //     read (a read changes nothing).
@@ -132,6 +134,17 @@ func (c *BankClient) Invoke(ctx context.Context, op core.Op) core.Op {
 		}
 		op.Value = w
 		typ, msg := c.write(ctx, func(tx pgx.Tx) (string, error) { return c.withdraw(ctx, tx, w) })
+		return done(op, typ, msg)
+	case bank.DepositF:
+		d, ok := valueOf[bank.Deposit](op.Value)
+		if !ok {
+			return done(op, core.Fail, fmt.Sprintf("deposit value %T: want a bank.Deposit", op.Value))
+		}
+		if err := d.Validate(); err != nil {
+			return done(op, core.Fail, err.Error())
+		}
+		op.Value = d
+		typ, msg := c.write(ctx, func(tx pgx.Tx) (string, error) { return c.deposit(ctx, tx, d) })
 		return done(op, typ, msg)
 	case bank.ReadF:
 		r, ok := valueOf[bank.ReadRequest](op.Value)
@@ -329,6 +342,21 @@ func (c *BankClient) withdraw(ctx context.Context, tx pgx.Tx, w bank.Withdrawal)
 	}
 	c.cfg.Stalled(ctx)
 	return "", setBalance(ctx, tx, w.Account, own-w.Amount)
+}
+
+// deposit reads the account's balance and writes it back with the amount
+// added.
+func (c *BankClient) deposit(ctx context.Context, tx pgx.Tx, d bank.Deposit) (string, error) {
+	bs, refusal, err := balances(ctx, tx, d.Account)
+	if err != nil || refusal != "" {
+		return refusal, err
+	}
+	next, ok := add(bs[0], d.Amount)
+	if !ok {
+		return fmt.Sprintf("refused: %s holds %d, too much to take %d more", d.Account, bs[0], d.Amount), nil
+	}
+	c.cfg.Stalled(ctx)
+	return "", setBalance(ctx, tx, d.Account, next)
 }
 
 // add returns a+b, and false when the sum does not fit an int64.

@@ -558,3 +558,20 @@ func TestBankConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBankDeposit: a deposit adds its amount to its account alone and is
+// refused (fail, nothing written) before the accounts are opened.
+func TestBankDeposit(t *testing.T) {
+	c := startLocal(t, VariantCheckThenInsert)
+	addr := c.Endpoints()[0].Addr
+	cl := newBank(t, addr, 1, "", nil)
+	if op := bankOp(t, cl, bank.DepositF, bank.Deposit{Account: "a0", Amount: 4}); op.Type != core.Fail {
+		t.Fatalf("deposit before the accounts are open: %s %q; want fail", op.Type, op.Error)
+	}
+	r := bank.ReadRequest{Accounts: 2, Balance: 10}
+	wantBalances(t, "opening", readBank(t, cl, r), 10, 10)
+	if op := bankOp(t, cl, bank.DepositF, bank.Deposit{Account: "a1", Amount: 4}); op.Type != core.OK {
+		t.Fatalf("deposit: %s %q; want ok", op.Type, op.Error)
+	}
+	wantBalances(t, "after the deposit", readBank(t, cl, r), 10, 14)
+}

@@ -88,7 +88,18 @@ var (
 	_ targets.Imager    = Target{}
 	_ targets.Defaulter = Target{}
 	_ targets.Isolator  = Target{}
+	_ targets.Staller   = Target{}
 )
+
+// StallPoint says where the bank workload's clients stall under
+// client-pause: between reading the balances and writing them back, in
+// the open transaction. The other workloads' clients have no stall point.
+func (Target) StallPoint(workload string) string {
+	if workload != WorkloadBank {
+		return ""
+	}
+	return "between reading the balances and writing them back, in the open transaction"
+}
 
 // The isolation levels of --isolation; IsolationReadCommitted is the
 // default (PostgreSQL's own).

@@ -209,8 +209,14 @@ func (Target) Defaults(variant string) targets.Defaults {
 	return d
 }
 
-// StallPoint says where the clients stall under client-pause.
-func (Target) StallPoint() string { return "between reading the resource and writing it back" }
+// StallPoint says where the lock workload's clients stall under
+// client-pause.
+func (Target) StallPoint(workload string) string {
+	if workload != WorkloadLock {
+		return ""
+	}
+	return "between reading the resource and writing it back"
+}
 
 //go:embed Dockerfile
 var dockerfile []byte

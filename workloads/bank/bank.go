@@ -31,17 +31,19 @@
 // the account and its pair together hold at least the amount: it reads
 // both, checks their sum, and writes only its own account. Two concurrent
 // withdrawals from the two accounts of one pair can both pass the check
-// and together take the pair below zero: write skew. Transfers under the
-// joint rule move money within a pair only, so that a pair's sum changes
-// only by withdrawals.
+// and together take the pair below zero: write skew. f = "deposit"
+// (Deposit) puts an amount into an account; more is withdrawn than
+// deposited, so pairs run low and stay near zero, where write skew shows.
+// Transfers under the joint rule move money within a pair only, so that a
+// pair's sum changes only by withdrawals and deposits.
 //
 // # Checkers
 //
 // Workload.Check runs two checkers on every ok read. CheckTotals decides
 // whether the total is right: the initial total under the total rule;
-// under the joint rule, the initial total less the withdrawals that were
-// acknowledged before the read began, and less any part of the
-// withdrawals that were concurrent with it or of unknown outcome.
+// under the joint rule, the initial total less the withdrawals and plus
+// the deposits that were acknowledged before the read began, give or take
+// any of those that were concurrent with it or of unknown outcome.
 // CheckBalances decides whether a balance rule held: no balance below zero
 // under the total rule; no pair below zero under the joint rule. Each
 // wrong read is one anomaly naming its history index, its time, what it
@@ -67,6 +69,8 @@ const (
 	ReadF = "read"
 	// WithdrawF takes an amount out of an account under the joint rule.
 	WithdrawF = "withdraw"
+	// DepositF puts an amount into an account under the joint rule.
+	DepositF = "deposit"
 )
 
 // The rules a Workload checks.
@@ -79,9 +83,14 @@ const (
 	RuleJoint = "joint"
 )
 
-// DefaultBalance is every account's initial balance when Workload.Balance
-// is not set.
+// DefaultBalance is every account's initial balance under the total rule
+// when Workload.Balance is not set.
 const DefaultBalance = 100
+
+// DefaultJointBalance is every account's initial balance under the joint
+// rule when Workload.Balance is not set: small, so that pairs soon run
+// low, where concurrent withdrawals can take them below zero.
+const DefaultJointBalance = 10
 
 // MaxAccounts bounds the number of accounts, so that a read's line in the
 // history stays well under a megabyte.
@@ -116,12 +125,16 @@ func (Workload) Description() string {
 }
 
 // InitialBalance returns every account's initial balance: Balance, or
-// DefaultBalance when Balance is zero or less.
+// when Balance is zero or less DefaultBalance (total rule) or
+// DefaultJointBalance (joint rule).
 func (w Workload) InitialBalance() int64 {
-	if w.Balance <= 0 {
-		return DefaultBalance
+	switch {
+	case w.Balance > 0:
+		return w.Balance
+	case w.Joint():
+		return DefaultJointBalance
 	}
-	return w.Balance
+	return DefaultBalance
 }
 
 // RuleInForce returns RuleJoint under the joint rule, else RuleTotal.
@@ -181,6 +194,13 @@ type Withdrawal struct {
 	Amount  int64  `json:"amount"`
 }
 
+// Deposit is the value of a deposit, on its invocation and repeated on its
+// completion: put Amount into Account. Deposits are always allowed.
+type Deposit struct {
+	Account string `json:"account"`
+	Amount  int64  `json:"amount"`
+}
+
 // ReadRequest is the invocation value of a read: read accounts
 // a0..a{Accounts-1}, each of which started with Balance. It makes a
 // history self-describing: the checkers take the initial state from it.
@@ -230,9 +250,11 @@ var _ workloads.Generator = (*Generator)(nil)
 
 // Next returns the next operation; it never runs out. Under the total
 // rule: 40% reads, 60% transfers between two distinct accounts drawn
-// uniformly. Under the joint rule: 30% reads, 30% transfers between the
-// two accounts of a pair, 40% withdrawals from an account of a pair (its
-// Pair the other one). Pairs and accounts are drawn uniformly, amounts
+// uniformly. Under the joint rule: 30% reads, 20% transfers between the
+// two accounts of a pair, 30% withdrawals from an account of a pair (its
+// Pair the other one), 20% deposits into an account: more is asked out
+// than is put in, so pairs run low and stay there, withdrawals refused
+// and allowed by turns. Pairs and accounts are drawn uniformly, amounts
 // uniformly from 1 to MaxAmount.
 func (g *Generator) Next() (core.Op, bool) {
 	n := len(g.names)
@@ -252,10 +274,13 @@ func (g *Generator) Next() (core.Op, bool) {
 		return g.readOp(), true
 	}
 	a := 2*g.rng.IntN(n/2) + g.rng.IntN(2)
-	if roll < 6 {
+	switch {
+	case roll < 5:
 		return core.Op{Type: core.Invoke, F: TransferF, Value: Transfer{From: g.names[a], To: g.names[PairOf(a)], Amount: g.amount()}}, true
+	case roll < 8:
+		return core.Op{Type: core.Invoke, F: WithdrawF, Value: Withdrawal{Account: g.names[a], Pair: g.names[PairOf(a)], Amount: g.amount()}}, true
 	}
-	return core.Op{Type: core.Invoke, F: WithdrawF, Value: Withdrawal{Account: g.names[a], Pair: g.names[PairOf(a)], Amount: g.amount()}}, true
+	return core.Op{Type: core.Invoke, F: DepositF, Value: Deposit{Account: g.names[a], Amount: g.amount()}}, true
 }
 
 // amount draws an amount from 1 to MaxAmount.
@@ -284,7 +309,7 @@ func (g *Generator) FinalReads() []core.Op { return []core.Op{g.readOp()} }
 func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, error) {
 	raw = bytes.TrimSpace(raw)
 	null := len(raw) == 0 || string(raw) == "null"
-	if null && t != core.Invoke && t != core.OK && (f == TransferF || f == WithdrawF || f == ReadF) {
+	if null && t != core.Invoke && t != core.OK && (f == TransferF || f == WithdrawF || f == DepositF || f == ReadF) {
 		return nil, nil
 	}
 	switch f {
@@ -304,6 +329,15 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		}
 		if err := v.Validate(); err != nil {
 			return nil, core.BadInput("bank: withdraw %s value %s: %v", t, raw, err)
+		}
+		return v, nil
+	case DepositF:
+		var v Deposit
+		if null || workloads.DecodeObject(raw, &v) != nil {
+			return nil, core.BadInput("bank: deposit %s value %s: want {\"account\": account, \"amount\": n}", t, raw)
+		}
+		if err := v.Validate(); err != nil {
+			return nil, core.BadInput("bank: deposit %s value %s: %v", t, raw, err)
 		}
 		return v, nil
 	case ReadF:
@@ -326,7 +360,7 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		}
 		return b, nil
 	}
-	return nil, core.BadInput("bank: unknown operation %q with value %s (want transfer, read or withdraw)", f, raw)
+	return nil, core.BadInput("bank: unknown operation %q with value %s (want transfer, read, withdraw or deposit)", f, raw)
 }
 
 // Validate reports what makes t impossible, as an error wrapping
@@ -355,6 +389,18 @@ func (w Withdrawal) Validate() error {
 		return core.BadInput("account %s paired with itself", w.Account)
 	case w.Amount < 1:
 		return core.BadInput("amount %d: want 1 or more", w.Amount)
+	}
+	return nil
+}
+
+// Validate reports what makes d impossible, as an error wrapping
+// core.ErrBadInput: an account without a name, or an amount below one.
+func (d Deposit) Validate() error {
+	switch {
+	case d.Account == "":
+		return core.BadInput("a deposit needs its account")
+	case d.Amount < 1:
+		return core.BadInput("amount %d: want 1 or more", d.Amount)
 	}
 	return nil
 }

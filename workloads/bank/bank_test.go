@@ -133,8 +133,8 @@ func TestGeneratorJointRule(t *testing.T) {
 		counts[op.F]++
 		switch op.F {
 		case bank.ReadF:
-			if op.Value != (bank.ReadRequest{Accounts: 6, Balance: 100}) {
-				t.Fatalf("op %d: read request %#v, want 6 accounts of 100", i, op.Value)
+			if op.Value != (bank.ReadRequest{Accounts: 6, Balance: bank.DefaultJointBalance}) {
+				t.Fatalf("op %d: read request %#v, want 6 accounts of %d", i, op.Value, bank.DefaultJointBalance)
 			}
 		case bank.TransferF:
 			v := op.Value.(bank.Transfer)
@@ -147,17 +147,22 @@ func TestGeneratorJointRule(t *testing.T) {
 				t.Fatalf("op %d: withdrawal %#v", i, op.Value)
 			}
 			accounts[v.Account]++
+		case bank.DepositF:
+			v, ok := op.Value.(bank.Deposit)
+			if !ok || v.Validate() != nil || v.Amount > bank.MaxAmount {
+				t.Fatalf("op %d: deposit %#v", i, op.Value)
+			}
 		default:
 			t.Fatalf("op %d: f %q", i, op.F)
 		}
 	}
-	for f, want := range map[string]int{bank.ReadF: 3000, bank.TransferF: 3000, bank.WithdrawF: 4000} {
+	for f, want := range map[string]int{bank.ReadF: 3000, bank.TransferF: 2000, bank.WithdrawF: 3000, bank.DepositF: 2000} {
 		if c := counts[f]; c < want-300 || c > want+300 {
 			t.Errorf("%d %s ops in %d, want about %d", c, f, n, want)
 		}
 	}
 	for i := range 6 {
-		if c := accounts[bank.AccountName(i)]; c < 500 || c > 850 {
+		if c := accounts[bank.AccountName(i)]; c < 380 || c > 640 {
 			t.Errorf("withdrawals from a%d: %d, want about %d", i, c, counts[bank.WithdrawF]/6)
 		}
 	}
@@ -246,7 +251,7 @@ func TestDecodeValue(t *testing.T) {
 		{bank.ReadF, core.OK, `{"a0":1.5}`},
 		{bank.ReadF, core.OK, `{"a0":99999999999999999999}`},
 		{bank.ReadF, core.OK, `{"":1}`},
-		{"deposit", core.Invoke, `{"account":"a0","amount":1}`},
+		{"refund", core.Invoke, `{"account":"a0","amount":1}`},
 	}
 	for _, c := range bad {
 		_, err := w.DecodeValue(c.f, c.t, json.RawMessage(c.raw))

@@ -111,10 +111,15 @@ type TotalsDetails struct {
 	Reads       Outcomes `json:"reads"`
 	Transfers   Outcomes `json:"transfers"`
 	Withdrawals Outcomes `json:"withdrawals"`
+	Deposits    Outcomes `json:"deposits"`
 	// Withdrawn is the sum of the acknowledged withdrawals' amounts;
 	// WithdrawnUnknown that of the withdrawals of unknown outcome.
 	Withdrawn        int64 `json:"withdrawn"`
 	WithdrawnUnknown int64 `json:"withdrawn_unknown"`
+	// Deposited is the sum of the acknowledged deposits' amounts;
+	// DepositedUnknown that of the deposits of unknown outcome.
+	Deposited        int64 `json:"deposited"`
+	DepositedUnknown int64 `json:"deposited_unknown"`
 	// LastRead is the history index of the last ok read's completion
 	// (-1 when none) and LastTotal the total it saw.
 	LastRead  int   `json:"last_read"`
@@ -162,6 +167,8 @@ type bankHistory struct {
 	okSums   []int64 // okSums[i]: amounts of the first i of okEnds
 	anyStart []int64 // acknowledged or unknown withdrawals' invocation times, sorted
 	anySums  []int64 // anySums[i]: amounts of the first i of anyStart
+	// The same for deposits.
+	okDepEnds, okDepSums, anyDepStart, anyDepSums []int64
 }
 
 // parse pairs h, checks its values and prepares the withdrawal sums. The
@@ -176,7 +183,7 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 	var haveReq bool
 	reqAt := -1
 	type timed struct{ t, amount int64 }
-	var okW, anyW []timed
+	var okW, anyW, okD, anyD []timed
 	for i := range ops {
 		op := &ops[i]
 		switch op.F {
@@ -200,6 +207,22 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 			case core.Info:
 				c.WithdrawnUnknown += w.Amount
 				anyW = append(anyW, timed{op.Start, w.Amount})
+			}
+		case DepositF:
+			if err := checkEcho[Deposit](op); err != nil {
+				return nil, err
+			}
+			bh.joint = true
+			c.Deposits.add(op.Type)
+			d := op.Input.(Deposit)
+			switch op.Type {
+			case core.OK:
+				c.Deposited += d.Amount
+				okD = append(okD, timed{op.End, d.Amount})
+				anyD = append(anyD, timed{op.Start, d.Amount})
+			case core.Info:
+				c.DepositedUnknown += d.Amount
+				anyD = append(anyD, timed{op.Start, d.Amount})
 			}
 		case ReadF:
 			r, ok := op.Input.(ReadRequest)
@@ -225,7 +248,7 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 			}
 			bh.reads = append(bh.reads, readOp{Operation: op, b: b})
 		default:
-			return nil, core.BadInput("event %d: unknown operation %q (want transfer, read or withdraw)", op.Invoke, op.F)
+			return nil, core.BadInput("event %d: unknown operation %q (want transfer, read, withdraw or deposit)", op.Invoke, op.F)
 		}
 	}
 	bh.names = make([]string, bh.req.Accounts)
@@ -242,6 +265,8 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 	c.InitialTotal = int64(bh.req.Accounts) * bh.req.Balance
 	bh.okEnds, bh.okSums = prefixSums(okW, func(x timed) (int64, int64) { return x.t, x.amount })
 	bh.anyStart, bh.anySums = prefixSums(anyW, func(x timed) (int64, int64) { return x.t, x.amount })
+	bh.okDepEnds, bh.okDepSums = prefixSums(okD, func(x timed) (int64, int64) { return x.t, x.amount })
+	bh.anyDepStart, bh.anyDepSums = prefixSums(anyD, func(x timed) (int64, int64) { return x.t, x.amount })
 	bh.windows = faultWindows(h)
 	return bh, nil
 }
@@ -366,12 +391,14 @@ func unreadable(checker string, err error) core.CheckResult {
 // exactly those accounts, or it is a WrongAccountsKind anomaly (and its
 // total is not judged). Under the total rule its total must equal the
 // initial total: transfers only move money, whatever their outcome.
-// Under the joint rule (rule is RuleJoint, or h holds a withdrawal) the
-// read must reflect every withdrawal acknowledged before it began and may
-// reflect any of those that overlapped it or whose outcome is unknown
-// (invoked before it ended): its total must lie between the initial total
-// less both and the initial total less the first. A total outside is a
-// WrongTotalKind anomaly. Failed withdrawals never count.
+// Under the joint rule (rule is RuleJoint, or h holds a withdrawal or a
+// deposit) the read must reflect every withdrawal and deposit acknowledged
+// before it began and may reflect any of those that overlapped it or whose
+// outcome is unknown (invoked before it ended): its total must lie between
+// the initial total less all those withdrawals plus the acknowledged
+// deposits, and the initial total less the acknowledged withdrawals plus
+// all those deposits. A total outside is a WrongTotalKind anomaly. Failed
+// withdrawals and deposits never count.
 //
 // Each anomaly is one read, naming its history index, its process and
 // times, what it saw and what was expected, and the fault windows that
@@ -431,13 +458,13 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 			res.Anomalies = append(res.Anomalies, bh.anomaly(f, bh.describeAccounts(f)))
 			continue
 		}
-		lo, hi, def, maybe := bh.expectedTotal(r.Operation)
-		if total < lo || total > hi {
+		e := bh.expectedTotal(r.Operation)
+		if total < e.lo || total > e.hi {
 			f := bh.finding(WrongTotalKind, r, "", total)
-			f.WantMin, f.WantMax = lo, ptr(hi)
+			f.WantMin, f.WantMax = e.lo, ptr(e.hi)
 			d.WrongTotals++
 			d.Findings = append(d.Findings, f)
-			res.Anomalies = append(res.Anomalies, bh.anomaly(f, bh.describeTotal(f, def, maybe)))
+			res.Anomalies = append(res.Anomalies, bh.anomaly(f, bh.describeTotal(f, e)))
 		}
 	}
 	res.Details = &d
@@ -457,10 +484,10 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 		res.Summary = fmt.Sprintf("totals unknown: no ok read to judge (%d failed, %d of unknown outcome)", d.Reads.Fail, d.Reads.Info)
 	case bh.joint:
 		res.Verdict = core.Valid
-		res.Summary = fmt.Sprintf("totals agree with the withdrawals in all %s: %d at first, %d acknowledged withdrawn, %d at the last read",
-			checkers.Plural(n, "ok read"), d.InitialTotal, d.Withdrawn, d.LastTotal)
-		if d.WithdrawnUnknown > 0 {
-			res.Summary += fmt.Sprintf(" (up to %d more by withdrawals of unknown outcome)", d.WithdrawnUnknown)
+		res.Summary = fmt.Sprintf("totals agree with the withdrawals and deposits in all %s: %d at first, %d acknowledged withdrawn, %d deposited, %d at the last read",
+			checkers.Plural(n, "ok read"), d.InitialTotal, d.Withdrawn, d.Deposited, d.LastTotal)
+		if d.WithdrawnUnknown > 0 || d.DepositedUnknown > 0 {
+			res.Summary += fmt.Sprintf(" (give or take %d withdrawn and %d deposited of unknown outcome)", d.WithdrawnUnknown, d.DepositedUnknown)
 		}
 	default:
 		res.Verdict = core.Valid
@@ -472,22 +499,38 @@ func (bh *bankHistory) checkTotals(ctx context.Context) core.CheckResult {
 	return res
 }
 
-// expectedTotal bounds the total a read may see: lo and hi, with def the
-// amount withdrawn by acknowledged withdrawals that completed before the
-// read began and maybe the amount of those that may or may not precede
-// it.
-func (bh *bankHistory) expectedTotal(r *checkers.Operation) (lo, hi, def, maybe int64) {
+// expected is the range of totals a read may see, with the amounts that
+// make it up.
+type expected struct {
+	lo, hi int64
+	// def and maybe: withdrawn by acknowledged withdrawals that completed
+	// before the read began, and by those that may or may not precede it;
+	// defIn and maybeIn the same of deposits.
+	def, maybe, defIn, maybeIn int64
+}
+
+// expectedTotal bounds the total a read may see.
+func (bh *bankHistory) expectedTotal(r *checkers.Operation) expected {
 	initial := bh.counts.InitialTotal
 	if !bh.joint {
-		return initial, initial, 0, 0
+		return expected{lo: initial, hi: initial}
 	}
-	// Acknowledged before the read began: completed strictly before it.
-	nDef := sort.Search(len(bh.okEnds), func(i int) bool { return bh.okEnds[i] >= r.Start })
-	def = bh.okSums[nDef]
-	// Invoked no later than the read ended, acknowledged or unknown.
-	nAny := sort.Search(len(bh.anyStart), func(i int) bool { return bh.anyStart[i] > r.End })
-	maybe = bh.anySums[nAny] - def
-	return initial - def - maybe, initial - def, def, maybe
+	var e expected
+	e.def, e.maybe = around(r, bh.okEnds, bh.okSums, bh.anyStart, bh.anySums)
+	e.defIn, e.maybeIn = around(r, bh.okDepEnds, bh.okDepSums, bh.anyDepStart, bh.anyDepSums)
+	e.lo = initial - e.def - e.maybe + e.defIn
+	e.hi = initial - e.def + e.defIn + e.maybeIn
+	return e
+}
+
+// around returns the amount of the acknowledged operations that completed
+// before r began (def) and of those, acknowledged or unknown, invoked no
+// later than r ended that are not among them (maybe).
+func around(r *checkers.Operation, okEnds, okSums, anyStart, anySums []int64) (def, maybe int64) {
+	nDef := sort.Search(len(okEnds), func(i int) bool { return okEnds[i] >= r.Start })
+	def = okSums[nDef]
+	nAny := sort.Search(len(anyStart), func(i int) bool { return anyStart[i] > r.End })
+	return def, anySums[nAny] - def
 }
 
 // wrongAccounts returns the accounts b lacks and those it holds that are
@@ -669,24 +712,30 @@ func faultBreakdown(fs []Finding, kind string) string {
 
 // describeTotal phrases a wrong total; def and maybe are what
 // expectedTotal returned.
-func (bh *bankHistory) describeTotal(f Finding, def, maybe int64) string {
+func (bh *bankHistory) describeTotal(f Finding, e expected) string {
 	d := bh.counts
 	want := fmt.Sprintf("%d (%s × %d)", d.InitialTotal, checkers.Plural(d.Accounts, "account"), d.Balance)
 	if bh.joint {
 		var why []string
-		if def > 0 {
-			why = append(why, fmt.Sprintf("less %d withdrawn by withdrawals acknowledged before it began", def))
+		if e.def > 0 {
+			why = append(why, fmt.Sprintf("less %d withdrawn by withdrawals acknowledged before it began", e.def))
 		}
-		if maybe > 0 {
-			why = append(why, fmt.Sprintf("less up to %d by withdrawals concurrent with it or of unknown outcome", maybe))
+		if e.maybe > 0 {
+			why = append(why, fmt.Sprintf("less up to %d by withdrawals concurrent with it or of unknown outcome", e.maybe))
+		}
+		if e.defIn > 0 {
+			why = append(why, fmt.Sprintf("plus %d put in by deposits acknowledged before it began", e.defIn))
+		}
+		if e.maybeIn > 0 {
+			why = append(why, fmt.Sprintf("plus up to %d by deposits concurrent with it or of unknown outcome", e.maybeIn))
 		}
 		switch {
 		case len(why) == 0:
-			want = fmt.Sprintf("%d (the initial total: no withdrawal before it)", d.InitialTotal)
-		case maybe > 0:
-			want = fmt.Sprintf("%d to %d (%d %s)", f.WantMin, *f.WantMax, d.InitialTotal, strings.Join(why, ", and "))
+			want = fmt.Sprintf("%d (the initial total: no withdrawal or deposit before it)", d.InitialTotal)
+		case e.lo != e.hi:
+			want = fmt.Sprintf("%d to %d (%d %s)", f.WantMin, *f.WantMax, d.InitialTotal, strings.Join(why, ", "))
 		default:
-			want = fmt.Sprintf("%d (%d %s)", *f.WantMax, d.InitialTotal, strings.Join(why, ", and "))
+			want = fmt.Sprintf("%d (%d %s)", *f.WantMax, d.InitialTotal, strings.Join(why, ", "))
 		}
 	}
 	gap := fmt.Sprintf("%d lost", f.WantMin-f.Got)

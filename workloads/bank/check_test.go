@@ -68,6 +68,23 @@ func TestValidHistories(t *testing.T) {
 			b.stop(20, "partition")
 			b.read(21, 22, 0, bal(95, 98, 100, 96))
 		}},
+		"joint: deposits acknowledged, failed, concurrent and unknown": {joint: true, reads: 6, build: func(b *builder) {
+			b.deposit(0, 1, 1, core.OK, dep("a0", 5))
+			b.read(2, 3, 0, bal(105, 100, 100, 100)) // 405
+			b.deposit(4, 5, 1, core.Fail, dep("a1", 9))
+			// A deposit concurrent with two reads: one sees it, one does not.
+			b.ev(6, 1, core.Invoke, bank.DepositF, dep("a2", 4))
+			b.read(7, 8, 0, bal(105, 100, 100, 100))  // 405
+			b.read(9, 10, 2, bal(105, 100, 104, 100)) // 409
+			b.ev(11, 1, core.OK, bank.DepositF, dep("a2", 4))
+			// An info deposit next to an acknowledged withdrawal: not yet
+			// applied, then applied.
+			b.deposit(12, 13, 1, core.Info, dep("a3", 2))
+			b.withdraw(14, 15, 2, core.OK, wd("a0", "a1", 10))
+			b.read(16, 17, 0, bal(95, 100, 104, 100)) // 399
+			b.read(18, 19, 0, bal(95, 100, 104, 102)) // 401
+			b.read(20, 21, 3, bal(95, 100, 104, 102))
+		}},
 		"joint: an account below zero that its pair covers": {joint: true, reads: 2, build: func(b *builder) {
 			b.withdraw(0, 1, 1, core.OK, wd("a0", "a1", 105))
 			b.read(2, 3, 0, bal(-5, 100, 100, 100)) // pair a0+a1 at 95
@@ -122,7 +139,7 @@ func TestValidSummaries(t *testing.T) {
 	b.withdraw(2, 3, 1, core.Info, wd("a2", "a3", 2))
 	b.read(4, 5, 0, bal(95, 100, 100, 100))
 	totals, balances = checkAll(t, "", b.h)
-	if totals.Summary != "totals agree with the withdrawals in all 1 ok read: 400 at first, 5 acknowledged withdrawn, 395 at the last read (up to 2 more by withdrawals of unknown outcome)" {
+	if totals.Summary != "totals agree with the withdrawals and deposits in all 1 ok read: 400 at first, 5 acknowledged withdrawn, 0 deposited, 395 at the last read (give or take 2 withdrawn and 0 deposited of unknown outcome)" {
 		t.Errorf("totals summary %q", totals.Summary)
 	}
 	if balances.Summary != "no pair below zero in 1 ok read" {
@@ -148,6 +165,41 @@ func TestInvalidHistories(t *testing.T) {
 		totalsSummary, balancesSummary string
 	}
 	cases := map[string]func(b *builder) want{
+		"joint: a deposit lost": func(b *builder) want {
+			b.deposit(0, 1, 1, core.OK, dep("a0", 5))
+			b.withdraw(2, 3, 1, core.OK, wd("a1", "a0", 3))
+			r := b.read(4, 5, 0, bal(100, 97, 100, 100))
+			return want{
+				totals: []wrongRead{{kind: bank.WrongTotalKind, events: r, phrases: []string{
+					"saw a total of 397, expected 402 (400 less 3 withdrawn by withdrawals acknowledged before it began, plus 5 put in by deposits acknowledged before it began): 5 lost"}}},
+				totalsSummary: "wrong totals: 1 of 1 read (1 with no fault active)",
+			}
+		},
+		"joint: more money than every possible deposit put in": func(b *builder) want {
+			b.deposit(0, 1, 1, core.Info, dep("a0", 5))
+			b.ev(2, 2, core.Invoke, bank.DepositF, dep("a1", 3))
+			r := b.read(3, 4, 0, bal(105, 104, 100, 100))
+			b.ev(5, 2, core.OK, bank.DepositF, dep("a1", 3))
+			return want{
+				totals: []wrongRead{{kind: bank.WrongTotalKind, events: r, phrases: []string{
+					"saw a total of 409, expected 400 to 408 (400 plus up to 8 by deposits concurrent with it or of unknown outcome): 1 created"}}},
+				totalsSummary: "wrong totals: 1 of 1 read (1 with no fault active)",
+			}
+		},
+		"joint: write skew with deposits about": func(b *builder) want {
+			b.deposit(0, 1, 1, core.OK, dep("a0", 2))
+			b.withdraw(2, 3, 1, core.OK, wd("a0", "a1", 100))
+			// Two withdrawals at once each see the pair at 102 and take 60.
+			b.ev(4, 1, core.Invoke, bank.WithdrawF, wd("a0", "a1", 60))
+			b.ev(4, 2, core.Invoke, bank.WithdrawF, wd("a1", "a0", 60))
+			b.ev(5, 1, core.OK, bank.WithdrawF, wd("a0", "a1", 60))
+			b.ev(5, 2, core.OK, bank.WithdrawF, wd("a1", "a0", 60))
+			r := b.read(6, 7, 0, bal(-58, 40, 100, 100))
+			return want{
+				balances:        []wrongRead{{kind: bank.WriteSkewKind, key: "a0+a1", events: r, phrases: []string{"pair a0+a1", "-18"}}},
+				balancesSummary: "write skew: pair a0+a1 at -18 in 1 read",
+			}
+		},
 		"a wrong total": func(b *builder) want {
 			b.read(0, 1, 0, bal(100, 100, 100, 100))
 			b.transfer(2, 3, 1, core.OK, tr("a0", "a1", 3))
@@ -247,7 +299,7 @@ func TestInvalidHistories(t *testing.T) {
 			b.withdraw(9, 10, 2, core.OK, wd("a3", "a2", 1)) // after the read: never counts for it
 			return want{
 				totals: []wrongRead{{kind: bank.WrongTotalKind, events: r, phrases: []string{
-					"saw a total of 386, expected 390 to 395 (400 less 5 withdrawn by withdrawals acknowledged before it began, and less up to 5 by withdrawals concurrent with it or of unknown outcome): 4 lost"}}},
+					"saw a total of 386, expected 390 to 395 (400 less 5 withdrawn by withdrawals acknowledged before it began, less up to 5 by withdrawals concurrent with it or of unknown outcome): 4 lost"}}},
 				totalsSummary: "wrong totals: 1 of 1 read (1 with no fault active)",
 			}
 		},
@@ -258,7 +310,7 @@ func TestInvalidHistories(t *testing.T) {
 			b.ev(5, 1, core.Info, bank.WithdrawF, nil)
 			return want{
 				totals: []wrongRead{
-					{kind: bank.WrongTotalKind, events: r1, phrases: []string{"saw a total of 397, expected 400 (the initial total: no withdrawal before it): 3 lost"}},
+					{kind: bank.WrongTotalKind, events: r1, phrases: []string{"saw a total of 397, expected 400 (the initial total: no withdrawal or deposit before it): 3 lost"}},
 					// The withdrawal of unknown outcome may have taken
 					// effect before the read: a range.
 					{kind: bank.WrongTotalKind, events: r2, phrases: []string{"saw a total of 417, expected 395 to 400 (400 less up to 5 by withdrawals concurrent with it or of unknown outcome): 17 created"}},
@@ -370,9 +422,9 @@ func TestUnknown(t *testing.T) {
 			b.ev(1, 1, core.OK, bank.TransferF, tr("a0", "a1", 4))
 			b.read(2, 3, 0, bal(100, 100, 100, 100))
 		}},
-		"an unknown operation": {phrase: `event 0: unknown operation "deposit"`, build: func(b *builder) {
-			b.ev(0, 1, core.Invoke, "deposit", tr("a0", "a1", 3))
-			b.ev(1, 1, core.OK, "deposit", tr("a0", "a1", 3))
+		"an unknown operation": {phrase: `event 0: unknown operation "refund"`, build: func(b *builder) {
+			b.ev(0, 1, core.Invoke, "refund", tr("a0", "a1", 3))
+			b.ev(1, 1, core.OK, "refund", tr("a0", "a1", 3))
 		}},
 		"a check interrupted": {phrase: "interrupted after 0 of 1 reads", build: func(b *builder) {
 			b.read(0, 1, 0, bal(100, 100, 100, 100))

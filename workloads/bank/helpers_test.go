@@ -69,6 +69,16 @@ func (b *builder) withdraw(from, to int64, p int, typ core.Type, w bank.Withdraw
 	return []int{b.ev(from, p, core.Invoke, bank.WithdrawF, w), b.ev(to, p, typ, bank.WithdrawF, w)}
 }
 
+// deposit records a deposit invoked at from and completed at to.
+func (b *builder) deposit(from, to int64, p int, typ core.Type, d bank.Deposit) []int {
+	return []int{b.ev(from, p, core.Invoke, bank.DepositF, d), b.ev(to, p, typ, bank.DepositF, d)}
+}
+
+// dep builds a deposit.
+func dep(account string, amount int64) bank.Deposit {
+	return bank.Deposit{Account: account, Amount: amount}
+}
+
 // bal builds balances a0..a{n-1} from vs.
 func bal(vs ...int64) bank.Balances {
 	b := bank.Balances{}

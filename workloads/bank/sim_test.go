@@ -2,6 +2,7 @@ package bank_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -63,7 +64,7 @@ func simulate(cfg simConfig) (core.History, simTruth) {
 		state[bank.AccountName(i)] = w.InitialBalance()
 	}
 	initial := int64(n) * w.InitialBalance()
-	var withdrawn int64
+	var withdrawn, deposited int64
 	truth := simTruth{wrongTotal: map[int]bool{}}
 	var h core.History
 	add := func(at int64, p int, typ core.Type, f string, v any) int {
@@ -87,8 +88,11 @@ func simulate(cfg simConfig) (core.History, simTruth) {
 		apply := func() {
 			if !pr.drop {
 				maps.Copy(state, pr.writes)
-				if wd, ok := pr.op.Value.(bank.Withdrawal); ok {
-					withdrawn += wd.Amount
+				switch v := pr.op.Value.(type) {
+				case bank.Withdrawal:
+					withdrawn += v.Amount
+				case bank.Deposit:
+					deposited += v.Amount
 				}
 			}
 			pr.phase = 3
@@ -121,7 +125,7 @@ func simulate(cfg simConfig) (core.History, simTruth) {
 				if skew {
 					truth.skewed++
 				}
-				pr.wrong = b.Total() != initial-withdrawn
+				pr.wrong = b.Total() != initial-withdrawn+deposited
 				pr.phase = 3
 			case bank.Transfer:
 				if state[v.From] < v.Amount {
@@ -137,6 +141,11 @@ func simulate(cfg simConfig) (core.History, simTruth) {
 				}
 				pr.writes = map[string]int64{v.Account: state[v.Account] - v.Amount}
 				pr.phase = 2
+			case bank.Deposit:
+				pr.writes = map[string]int64{v.Account: state[v.Account] + v.Amount}
+				pr.phase = 2
+			default:
+				panic(fmt.Sprintf("the simulation has no step for %T", v))
 			}
 			if pr.phase == 2 && rng.IntN(100) < cfg.lostPct {
 				pr.typ, pr.drop = core.Info, rng.IntN(2) == 0
