@@ -149,6 +149,7 @@ var pgCases = []pgCase{
 	{name: "bank-joint-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause", invalid: []string{bank.BalancesChecker}},
 	{name: "bank-serializable", workload: "bank", isolation: postgres.IsolationSerializable, nemesis: "client-pause"},
 	{name: "bank-joint-serializable", workload: "bank", isolation: postgres.IsolationSerializable, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause"},
+	{name: "idempotency-serializable", variant: postgres.VariantCheckThenInsert, workload: "idempotency", isolation: postgres.IsolationSerializable, nemesis: "kill"},
 	{name: "register-kill", workload: "register", nemesis: "kill"},
 	{name: "register-partition", workload: "register", nemesis: "partition=clients"},
 	{name: "failover-idempotency", variant: postgres.VariantUniqueConstraint, workload: "idempotency", nodes: 2, nemesis: "failover", invalid: []string{"idempotency"}},
@@ -161,7 +162,8 @@ var pgCases = []pgCase{
 // bank clients stalled between their reads and writes (client-pause),
 // read committed loses updates (wrong totals), repeatable read keeps
 // totals but lets a jointly held pair go negative (write skew),
-// serializable is valid under both rules; the register is linearizable
+// serializable is valid under both rules, and turns check-then-insert's
+// duplicate charges into serialization failures; the register is linearizable
 // under kills and client partitions; a failover to an asynchronous replica
 // loses acknowledged charges and writes. Valid runs need operations
 // acknowledged; each stored run is checked again offline.
