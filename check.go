@@ -222,6 +222,17 @@ func WriteList(w io.Writer) {
 			}
 			fmt.Fprintf(w, "    %-*s %s%s\n", width, v.Name, v.Description, def)
 		}
+		if iso, ok := t.(targets.Isolator); ok {
+			var names []string
+			for i, c := range iso.Isolations() {
+				if i == 0 {
+					names = append(names, c.Name+" (default)")
+				} else {
+					names = append(names, c.Name)
+				}
+			}
+			fmt.Fprintf(w, "    isolation levels (--isolation): %s\n", strings.Join(names, ", "))
+		}
 	}
 	fmt.Fprintln(w, "Workloads (--workload):")
 	for _, wl := range registry.Workloads() {

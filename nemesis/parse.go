@@ -53,10 +53,10 @@ func kinds() []kind {
 				return &Pause{Selection: s}, err
 			}},
 		{Kind{"client-pause", "client-pause[=DURATION]",
-			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between reading the resource and writing it back) for DURATION, as a GC pause does (default %v); targets whose clients have a stall point only", DefaultClientPause)},
+			fmt.Sprintf("stall every client that reaches its stall point (a lock holder between reading the resource and writing it back, a postgres bank client between reading balances and writing them back) for DURATION, as a GC pause does (default %v); targets and workloads whose clients have a stall point only", DefaultClientPause)},
 			parseClientPause},
 		{Kind{"failover", "failover[=" + FailoverIsolate + "|" + FailoverKill + "]",
-			fmt.Sprintf("lose the primary as a failover manager would: cut it off from its replicas, let it take writes they never see for %v, promote a replica, then leave the old primary running (isolate: clients still on it write there) or kill it (kill); by default each window draws one; targets with a primary and replicas only (redis-lock's failover variant)", DefaultFailoverLag)},
+			fmt.Sprintf("lose the primary as a failover manager would: cut it off from its replicas, let it take writes they never see for %v, promote a replica, then leave the old primary running (isolate: clients still on it write there) or kill it (kill); by default each window draws one; targets with a primary and replicas only (redis-lock's failover variant, postgres with --nodes 2)", DefaultFailoverLag)},
 			parseFailover},
 	}
 }
