@@ -29,7 +29,7 @@ test:
 	./scripts/prepare-tests
 	$(MAKE) vet
 	$(GO) test -race -p 1 -count=1 -timeout 25m $(NODOCKER_PKGS)
-	$(GO) test -p 1 -count=1 -timeout 25m $(DOCKER_PKGS)
+	$(GO) test -p 1 -count=1 -timeout 45m $(DOCKER_PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/controller ./checkers ./results/...

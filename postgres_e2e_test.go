@@ -136,6 +136,8 @@ type pgCase struct {
 	nodes     int
 	keys      int
 	nemesis   string
+	// interval is the --nemesis-interval; zero means 3s.
+	interval time.Duration
 	// invalid names the checkers that must find an anomaly; none means the
 	// run must be valid.
 	invalid []string
@@ -146,9 +148,9 @@ type pgCase struct {
 var pgCases = []pgCase{
 	{name: "bank-read-committed", workload: "bank", isolation: postgres.IsolationReadCommitted, nemesis: "client-pause", invalid: []string{bank.TotalsChecker}},
 	{name: "bank-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, nemesis: "client-pause"},
-	{name: "bank-joint-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause", invalid: []string{bank.BalancesChecker}},
+	{name: "bank-joint-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause", interval: time.Second, invalid: []string{bank.BalancesChecker}},
 	{name: "bank-serializable", workload: "bank", isolation: postgres.IsolationSerializable, nemesis: "client-pause"},
-	{name: "bank-joint-serializable", workload: "bank", isolation: postgres.IsolationSerializable, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause"},
+	{name: "bank-joint-serializable", workload: "bank", isolation: postgres.IsolationSerializable, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause", interval: time.Second},
 	{name: "idempotency-serializable", variant: postgres.VariantCheckThenInsert, workload: "idempotency", isolation: postgres.IsolationSerializable, nemesis: "kill"},
 	{name: "register-kill", workload: "register", nemesis: "kill"},
 	{name: "register-partition", workload: "register", nemesis: "partition=clients"},
@@ -203,6 +205,9 @@ func checkPostgresFindings(t *testing.T, provider string) {
 					tt.Keys = pc.keys
 				}
 				tt.TimeLimit, tt.NemesisInterval = dur, 3*time.Second
+				if pc.interval > 0 {
+					tt.NemesisInterval = pc.interval
+				}
 				tt.Seed, tt.Results = int64(5000+s), openResults(t)
 				res, err := faultline.Run(context.Background(), tt)
 				if err != nil {
