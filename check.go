@@ -182,7 +182,7 @@ func (r *Result) WriteSummary(w io.Writer, t *Test) {
 	if r.Verdict == Invalid && t != nil {
 		if tg, ok := registry.Target(t.Target); ok {
 			for _, v := range tg.Variants() {
-				if v.Name == t.Variant {
+				if v.Name == t.Variant && v.About(t.Workload) {
 					fmt.Fprintf(w, "  About %s %s: %s.\n", t.Target, v.Name, v.Description)
 				}
 			}
@@ -217,8 +217,11 @@ func WriteList(w io.Writer) {
 		}
 		for i, v := range t.Variants() {
 			def := ""
+			if len(v.Workloads) > 0 {
+				def = " (" + strings.Join(v.Workloads, ", ") + " only)"
+			}
 			if i == 0 {
-				def = " (default)"
+				def += " (default)"
 			}
 			fmt.Fprintf(w, "    %-*s %s%s\n", width, v.Name, v.Description, def)
 		}

@@ -100,3 +100,17 @@ func TestNoCheckerIsNotValid(t *testing.T) {
 		t.Fatalf("no checker composes to %s", v)
 	}
 }
+
+// TestSummaryAboutTheVariantOnlyForItsWorkloads: an invalid run's summary
+// describes the variant only when the variant concerns the run's
+// workload (postgres's variants are about the idempotency workload).
+func TestSummaryAboutTheVariantOnlyForItsWorkloads(t *testing.T) {
+	r := &Result{Verdict: Invalid}
+	for wl, want := range map[string]bool{"idempotency": true, "bank": false} {
+		var b strings.Builder
+		r.WriteSummary(&b, &Test{Target: "postgres", Variant: "check-then-insert", Workload: wl})
+		if got := strings.Contains(b.String(), "About postgres check-then-insert"); got != want {
+			t.Errorf("workload %s: the summary describes the variant: %v, want %v\n%s", wl, got, want, b.String())
+		}
+	}
+}

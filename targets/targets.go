@@ -314,6 +314,15 @@ func (c ClientConfig) ByRole(role string) []Endpoint {
 type Choice struct {
 	Name        string
 	Description string
+	// Workloads, for a variant, names the workloads whose clients the
+	// variant changes; empty means all of them.
+	Workloads []string
+}
+
+// About reports whether c concerns workload: Workloads is empty or names
+// it.
+func (c Choice) About(workload string) bool {
+	return len(c.Workloads) == 0 || slices.Contains(c.Workloads, workload)
 }
 
 // VariantNames lists t's variant names, the default first.

@@ -26,3 +26,11 @@ func TestResolveVariant(t *testing.T) {
 		t.Fatalf("unknown variant: %v; want bad input listing the variants", err)
 	}
 }
+
+func TestChoiceAbout(t *testing.T) {
+	all := targets.Choice{Name: "v"}
+	one := targets.Choice{Name: "w", Workloads: []string{"idempotency"}}
+	if !all.About("bank") || !one.About("idempotency") || one.About("bank") {
+		t.Fatalf("About: every workload %v, idempotency %v, bank %v", all.About("bank"), one.About("idempotency"), one.About("bank"))
+	}
+}

@@ -152,8 +152,8 @@ func (Target) Description() string {
 // Variants lists check-then-insert (the default) and unique-constraint.
 func (Target) Variants() []targets.Choice {
 	return []targets.Choice{
-		{Name: VariantCheckThenInsert, Description: "SELECT the request id, INSERT when absent, one transaction, no constraint: two deliveries at once both insert (below serializable)"},
-		{Name: VariantUniqueConstraint, Description: "request_id is the primary key, INSERT … ON CONFLICT DO NOTHING: each request is charged at most once"},
+		{Name: VariantCheckThenInsert, Description: "SELECT the request id, INSERT when absent, one transaction, no constraint: two deliveries at once both insert (below serializable)", Workloads: []string{WorkloadIdempotency}},
+		{Name: VariantUniqueConstraint, Description: "request_id is the primary key, INSERT … ON CONFLICT DO NOTHING: each request is charged at most once", Workloads: []string{WorkloadIdempotency}},
 	}
 }
 
