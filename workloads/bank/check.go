@@ -156,19 +156,67 @@ type readOp struct {
 
 // bankHistory is a history paired and sorted for the checkers.
 type bankHistory struct {
-	joint    bool
-	req      ReadRequest
-	names    []string
-	index    map[string]int // account name → its number
-	reads    []readOp       // ok reads, in invocation order
-	counts   TotalsDetails  // counts filled in by parse
-	windows  []Window
-	okEnds   []int64 // acknowledged withdrawals' completion times, sorted
-	okSums   []int64 // okSums[i]: amounts of the first i of okEnds
-	anyStart []int64 // acknowledged or unknown withdrawals' invocation times, sorted
-	anySums  []int64 // anySums[i]: amounts of the first i of anyStart
-	// The same for deposits.
-	okDepEnds, okDepSums, anyDepStart, anyDepSums []int64
+	joint   bool
+	req     ReadRequest
+	names   []string
+	index   map[string]int // account name → its number
+	reads   []readOp       // ok reads, in invocation order
+	counts  TotalsDetails  // counts filled in by parse
+	windows []Window
+	// withdrawals and deposits: the money that left and came in.
+	withdrawals, deposits flow
+}
+
+// flow is one kind of money movement, withdrawals or deposits, as a read
+// may see it.
+type flow struct {
+	// outcomes counts the operations; known and unknown sum the amounts
+	// of the acknowledged ones and of those of unknown outcome.
+	outcomes       *Outcomes
+	known, unknown *int64
+	// ok are the acknowledged ones by completion time, maybe the
+	// acknowledged or unknown ones by invocation time, until sorted into
+	// the prefix sums below.
+	ok, maybe []timed
+	okEnds    []int64 // acknowledged completion times, sorted
+	okSums    []int64 // okSums[i]: amounts of the first i of okEnds
+	anyStart  []int64 // acknowledged or unknown invocation times, sorted
+	anySums   []int64 // anySums[i]: amounts of the first i of anyStart
+}
+
+// timed is an amount at a time.
+type timed struct{ t, amount int64 }
+
+// add counts op, which moved amount.
+func (f *flow) add(op *checkers.Operation, amount int64) {
+	f.outcomes.add(op.Type)
+	switch op.Type {
+	case core.OK:
+		*f.known += amount
+		f.ok = append(f.ok, timed{op.End, amount})
+		f.maybe = append(f.maybe, timed{op.Start, amount})
+	case core.Info:
+		*f.unknown += amount
+		f.maybe = append(f.maybe, timed{op.Start, amount})
+	}
+}
+
+// sum sorts what add gathered into the prefix sums.
+func (f *flow) sum() {
+	get := func(x timed) (int64, int64) { return x.t, x.amount }
+	f.okEnds, f.okSums = prefixSums(f.ok, get)
+	f.anyStart, f.anySums = prefixSums(f.maybe, get)
+	f.ok, f.maybe = nil, nil
+}
+
+// around returns the amount of the acknowledged operations that completed
+// before r began (def) and of those, acknowledged or unknown, invoked no
+// later than r ended that are not among them (maybe).
+func (f *flow) around(r *checkers.Operation) (def, maybe int64) {
+	nDef := sort.Search(len(f.okEnds), func(i int) bool { return f.okEnds[i] >= r.Start })
+	def = f.okSums[nDef]
+	nAny := sort.Search(len(f.anyStart), func(i int) bool { return f.anyStart[i] > r.End })
+	return def, f.anySums[nAny] - def
 }
 
 // parse pairs h, checks its values and prepares the withdrawal sums. The
@@ -182,8 +230,8 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 	c := &bh.counts
 	var haveReq bool
 	reqAt := -1
-	type timed struct{ t, amount int64 }
-	var okW, anyW, okD, anyD []timed
+	bh.withdrawals = flow{outcomes: &c.Withdrawals, known: &c.Withdrawn, unknown: &c.WithdrawnUnknown}
+	bh.deposits = flow{outcomes: &c.Deposits, known: &c.Deposited, unknown: &c.DepositedUnknown}
 	for i := range ops {
 		op := &ops[i]
 		switch op.F {
@@ -197,33 +245,13 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 				return nil, err
 			}
 			bh.joint = true
-			c.Withdrawals.add(op.Type)
-			w := op.Input.(Withdrawal)
-			switch op.Type {
-			case core.OK:
-				c.Withdrawn += w.Amount
-				okW = append(okW, timed{op.End, w.Amount})
-				anyW = append(anyW, timed{op.Start, w.Amount})
-			case core.Info:
-				c.WithdrawnUnknown += w.Amount
-				anyW = append(anyW, timed{op.Start, w.Amount})
-			}
+			bh.withdrawals.add(op, op.Input.(Withdrawal).Amount)
 		case DepositF:
 			if err := checkEcho[Deposit](op); err != nil {
 				return nil, err
 			}
 			bh.joint = true
-			c.Deposits.add(op.Type)
-			d := op.Input.(Deposit)
-			switch op.Type {
-			case core.OK:
-				c.Deposited += d.Amount
-				okD = append(okD, timed{op.End, d.Amount})
-				anyD = append(anyD, timed{op.Start, d.Amount})
-			case core.Info:
-				c.DepositedUnknown += d.Amount
-				anyD = append(anyD, timed{op.Start, d.Amount})
-			}
+			bh.deposits.add(op, op.Input.(Deposit).Amount)
 		case ReadF:
 			r, ok := op.Input.(ReadRequest)
 			if !ok {
@@ -263,10 +291,8 @@ func parse(h core.History, rule string) (*bankHistory, error) {
 	}
 	c.Accounts, c.Balance = bh.req.Accounts, bh.req.Balance
 	c.InitialTotal = int64(bh.req.Accounts) * bh.req.Balance
-	bh.okEnds, bh.okSums = prefixSums(okW, func(x timed) (int64, int64) { return x.t, x.amount })
-	bh.anyStart, bh.anySums = prefixSums(anyW, func(x timed) (int64, int64) { return x.t, x.amount })
-	bh.okDepEnds, bh.okDepSums = prefixSums(okD, func(x timed) (int64, int64) { return x.t, x.amount })
-	bh.anyDepStart, bh.anyDepSums = prefixSums(anyD, func(x timed) (int64, int64) { return x.t, x.amount })
+	bh.withdrawals.sum()
+	bh.deposits.sum()
 	bh.windows = faultWindows(h)
 	return bh, nil
 }
@@ -516,21 +542,11 @@ func (bh *bankHistory) expectedTotal(r *checkers.Operation) expected {
 		return expected{lo: initial, hi: initial}
 	}
 	var e expected
-	e.def, e.maybe = around(r, bh.okEnds, bh.okSums, bh.anyStart, bh.anySums)
-	e.defIn, e.maybeIn = around(r, bh.okDepEnds, bh.okDepSums, bh.anyDepStart, bh.anyDepSums)
+	e.def, e.maybe = bh.withdrawals.around(r)
+	e.defIn, e.maybeIn = bh.deposits.around(r)
 	e.lo = initial - e.def - e.maybe + e.defIn
 	e.hi = initial - e.def + e.defIn + e.maybeIn
 	return e
-}
-
-// around returns the amount of the acknowledged operations that completed
-// before r began (def) and of those, acknowledged or unknown, invoked no
-// later than r ended that are not among them (maybe).
-func around(r *checkers.Operation, okEnds, okSums, anyStart, anySums []int64) (def, maybe int64) {
-	nDef := sort.Search(len(okEnds), func(i int) bool { return okEnds[i] >= r.Start })
-	def = okSums[nDef]
-	nAny := sort.Search(len(anyStart), func(i int) bool { return anyStart[i] > r.End })
-	return def, anySums[nAny] - def
 }
 
 // wrongAccounts returns the accounts b lacks and those it holds that are
