@@ -79,13 +79,7 @@ func (c *BankClient) Close() error {
 // the ledger's creation takes, in one transaction: clients starting
 // together wait for each other instead of colliding in the catalog.
 func makeBankTable(ctx context.Context, conn *pgx.Conn) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+BankTable+` (id text PRIMARY KEY, balance bigint NOT NULL)`)
-		return err
-	})
+	return makeTables(ctx, conn, `CREATE TABLE IF NOT EXISTS `+BankTable+` (id text PRIMARY KEY, balance bigint NOT NULL)`)
 }
 
 // Invoke performs op, tried once:

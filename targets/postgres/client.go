@@ -125,17 +125,7 @@ func (c *Client) Close() error {
 // transaction: clients starting together wait for each other instead of
 // colliding in the catalog.
 func (c *Client) makeSchema(ctx context.Context, conn *pgx.Conn) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
-			return err
-		}
-		for _, s := range schema(c.variant) {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return makeTables(ctx, conn, schema(c.variant)...)
 }
 
 // Invoke performs op: a charge (f "charge", key the account, value an

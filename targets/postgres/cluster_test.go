@@ -44,18 +44,26 @@ func openDir(t *testing.T) string {
 	return d
 }
 
-// startLocal starts variant's cluster with the local provider and closes
-// it when the test ends.
+// startLocal starts variant's one-node cluster with the local provider
+// and closes it when the test ends.
 func startLocal(t *testing.T, variant string) *local.Cluster {
+	t.Helper()
+	return startNodes(t, variant, 1, 30*time.Second)
+}
+
+// startNodes starts variant's cluster of nodes pg nodes with the local
+// provider, each given ready to be ready, and closes it when the test
+// ends.
+func startNodes(t *testing.T, variant string, nodes int, ready time.Duration) *local.Cluster {
 	t.Helper()
 	needPostgres(t)
 	c, err := local.Start(t.Context(), local.Config{
-		Target: Target{}, Variant: variant, Nodes: 1, Dir: openDir(t),
+		Target: Target{}, Variant: variant, Nodes: nodes, Dir: openDir(t),
 		Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		ReadyTimeout: 30 * time.Second, StopGrace: 5 * time.Second,
+		ReadyTimeout: ready, StopGrace: 5 * time.Second,
 	})
 	if err != nil {
-		t.Fatalf("start %s cluster: %v", variant, err)
+		t.Fatalf("start %s cluster of %d: %v", variant, nodes, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -55,13 +55,7 @@ func (c *RegisterClient) Close() error {
 // one transaction: clients starting together wait for each other instead
 // of colliding in the catalog.
 func makeRegisters(ctx context.Context, conn *pgx.Conn) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, registersSchema)
-		return err
-	})
+	return makeTables(ctx, conn, registersSchema)
 }
 
 // Invoke performs a register operation on op.Key: "read" (value nil),

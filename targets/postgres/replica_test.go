@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,23 +19,7 @@ import (
 // provider and closes them when the test ends.
 func startPair(t *testing.T) *local.Cluster {
 	t.Helper()
-	needPostgres(t)
-	c, err := local.Start(t.Context(), local.Config{
-		Target: Target{}, Variant: VariantUniqueConstraint, Nodes: 2, Dir: openDir(t),
-		Logger:       slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		ReadyTimeout: 60 * time.Second, StopGrace: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("start the pair: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("close cluster: %v", err)
-		}
-	})
-	return c
+	return startNodes(t, VariantUniqueConstraint, 2, 60*time.Second)
 }
 
 // exec runs sql on node through admin.

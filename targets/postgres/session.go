@@ -101,6 +101,23 @@ func (s *session) dialPrimary(ctx context.Context) (*pgx.Conn, error) {
 	return nil, fmt.Errorf("connect: %w", errors.Join(errs...))
 }
 
+// makeTables runs stmts (CREATE … IF NOT EXISTS) in one transaction under
+// the schema advisory lock: clients starting together wait for each other
+// instead of colliding in the catalog.
+func makeTables(ctx context.Context, conn *pgx.Conn, stmts ...string) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+			return err
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // dial connects to the server at addr as the superuser.
 func dial(ctx context.Context, addr string) (*pgx.Conn, error) {
 	cfg, err := connConfig(addr, connectTimeout)
