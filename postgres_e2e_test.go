@@ -42,6 +42,27 @@ func runParams(t *testing.T, name string) (int, time.Duration) {
 	return seeds, dur
 }
 
+// runRechecked runs tt, logging each checker's verdict and summary and
+// the operation counts under name, checks the stored run again offline,
+// and returns the result; an error of the run, or a re-check that
+// disagrees, ends the test.
+func runRechecked(t *testing.T, name string, tt faultline.Test) *faultline.Result {
+	t.Helper()
+	res, err := faultline.Run(context.Background(), tt)
+	if err != nil {
+		t.Fatalf("%s seed %d: %v", name, tt.Seed, err)
+	}
+	for _, c := range res.Checkers {
+		t.Logf("%s seed %d: %s: %s: %s", name, tt.Seed, c.Checker, c.Verdict, c.Summary)
+	}
+	t.Logf("%s seed %d: %s, %d ok, %d fail, %d info", name, tt.Seed, res.Verdict, res.Counts.OK, res.Counts.Fail, res.Counts.Info)
+	again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
+	if err != nil || again.Verdict != res.Verdict {
+		t.Fatalf("%s seed %d: run said %s, re-check says %v (%v)", name, tt.Seed, res.Verdict, again, err)
+	}
+	return res
+}
+
 // openResults returns a fresh results folder the postgres account may
 // reach when the test runs as root (the test's own temporary folder is
 // private to root).
@@ -91,18 +112,13 @@ func checkPostgresIdempotency(t *testing.T, provider string) {
 				}
 				tt.TimeLimit, tt.NemesisInterval = dur, 3*time.Second
 				tt.Seed, tt.Results = int64(4000+s), openResults(t)
-				res, err := faultline.Run(context.Background(), tt)
-				if err != nil {
-					t.Fatalf("seed %d: %v", tt.Seed, err)
-				}
+				res := runRechecked(t, variant, tt)
 				summary := ""
 				for _, c := range res.Checkers {
-					t.Logf("%s seed %d: %s: %s", variant, tt.Seed, c.Checker, c.Summary)
 					if c.Checker == "idempotency" {
 						summary = c.Summary
 					}
 				}
-				t.Logf("%s seed %d: %s, %d ok, %d fail, %d info", variant, tt.Seed, res.Verdict, res.Counts.OK, res.Counts.Fail, res.Counts.Info)
 				if res.Counts.OK == 0 {
 					t.Fatalf("seed %d: no operation succeeded", tt.Seed)
 				}
@@ -115,10 +131,6 @@ func checkPostgresIdempotency(t *testing.T, provider string) {
 					if res.Verdict != faultline.Valid {
 						t.Fatalf("seed %d: %s, %q; want valid", tt.Seed, res.Verdict, summary)
 					}
-				}
-				again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
-				if err != nil || again.Verdict != res.Verdict {
-					t.Fatalf("seed %d: run said %s, re-check says %v (%v)", tt.Seed, res.Verdict, again, err)
 				}
 			}
 		})
@@ -209,18 +221,13 @@ func checkPostgresFindings(t *testing.T, provider string) {
 					tt.NemesisInterval = pc.interval
 				}
 				tt.Seed, tt.Results = int64(5000+s), openResults(t)
-				res, err := faultline.Run(context.Background(), tt)
-				if err != nil {
-					t.Fatalf("seed %d: %v", tt.Seed, err)
-				}
+				res := runRechecked(t, pc.name, tt)
 				var found []string
 				for _, c := range res.Checkers {
-					t.Logf("%s seed %d: %s: %s: %s", pc.name, tt.Seed, c.Checker, c.Verdict, c.Summary)
 					if c.Verdict == faultline.Invalid {
 						found = append(found, c.Checker)
 					}
 				}
-				t.Logf("%s seed %d: %s, %d ok, %d fail, %d info", pc.name, tt.Seed, res.Verdict, res.Counts.OK, res.Counts.Fail, res.Counts.Info)
 				if res.Counts.OK == 0 {
 					t.Fatalf("seed %d: no operation succeeded", tt.Seed)
 				}
@@ -236,10 +243,6 @@ func checkPostgresFindings(t *testing.T, provider string) {
 							t.Errorf("seed %d: %s, invalid checkers %v; want %s to find an anomaly", tt.Seed, res.Verdict, found, want)
 						}
 					}
-				}
-				again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
-				if err != nil || again.Verdict != res.Verdict {
-					t.Fatalf("seed %d: run said %s, re-check says %v (%v)", tt.Seed, res.Verdict, again, err)
 				}
 			}
 		})

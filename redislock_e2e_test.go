@@ -45,23 +45,15 @@ func runLock(t *testing.T, provider, variant string) []lockFinding {
 		tt.NemesisInterval = 3 * time.Second
 		tt.Seed = int64(2000 + s)
 		tt.Results = t.TempDir()
-		res, err := faultline.Run(context.Background(), tt)
-		if err != nil {
-			t.Fatalf("%s seed %d: %v", variant, tt.Seed, err)
-		}
+		res := runRechecked(t, variant, tt)
 		f := lockFinding{verdict: res.Verdict, ok: res.Counts.OK}
 		for _, c := range res.Checkers {
-			t.Logf("%s seed %d: %s: %s", variant, tt.Seed, c.Checker, c.Summary)
 			switch c.Checker {
 			case "mutual-exclusion":
 				f.lockViolated = strings.HasPrefix(c.Summary, "lock violated")
 			case "resource":
 				f.corrupted = strings.HasPrefix(c.Summary, "resource corrupted")
 			}
-		}
-		again, err := faultline.Check(context.Background(), res.Dir, faultline.CheckConfig{Timeout: tt.CheckTimeout})
-		if err != nil || again.Verdict != res.Verdict {
-			t.Fatalf("%s seed %d: run said %s, re-check says %v (%v)", variant, tt.Seed, res.Verdict, again, err)
 		}
 		out = append(out, f)
 	}
