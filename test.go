@@ -227,8 +227,8 @@ func DefaultTestFor(target string) Test {
 // setting that set does not report as set by the user (set takes a run
 // flag's name, such as "nodes"): the target's default variant when t's is
 // not among its own, its first workload, and what targets.Defaulter
-// declares for t's variant for --nodes, --op-timeout, --nemesis and
-// --hold. Unknown targets are left alone.
+// declares for t's variant for --nodes, --op-timeout, --nemesis, --hold,
+// --concurrency, --rate and --keys. Unknown targets are left alone.
 func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	tg, err := t.target()
 	if err != nil {
@@ -260,6 +260,15 @@ func WithTargetDefaults(t Test, set func(flag string) bool) Test {
 	}
 	if def.Hold > 0 && !set("hold") {
 		t.Hold = def.Hold
+	}
+	if def.Concurrency > 0 && !set("concurrency") {
+		t.Concurrency = def.Concurrency
+	}
+	if def.Rate != 0 && !set("rate") {
+		t.Rate = max(def.Rate, 0)
+	}
+	if def.Keys > 0 && !set("keys") {
+		t.Keys = def.Keys
 	}
 	return t
 }

@@ -95,6 +95,12 @@ type Defaults struct {
 	// Hold is the --hold default, for a workload that holds (the lock
 	// workload).
 	Hold time.Duration
+	// Concurrency, Rate and Keys are the --concurrency, --rate and --keys
+	// defaults; Rate below zero means unlimited (0 keeps the embedded
+	// default's).
+	Concurrency int
+	Rate        float64
+	Keys        int
 }
 
 // Spec is what a run asks of a target's cluster.

@@ -24,6 +24,14 @@ const defaultOpTimeout = 10 * time.Second
 // may bound it further).
 const connectTimeout = 2 * time.Second
 
+// ProviderCall is how long a charge's call to the payment provider takes:
+// the time the application spends between its first statement (the
+// check, or the insert under the constraint) and the rest of its
+// transaction. Both variants spend it at the same point, so that a
+// second delivery of a request arriving while the first is under way
+// meets it there, as it does in a service that charges a card.
+const ProviderCall = 5 * time.Millisecond
+
 // closeTimeout bounds the goodbye to a connection the client drops.
 const closeTimeout = 100 * time.Millisecond
 
@@ -224,7 +232,9 @@ func (c *Client) charge(ctx context.Context, op core.Op) core.Op {
 }
 
 // try sends the request once, in one transaction at the run's isolation
-// level (read committed by default), and says what it did to the ledger. After any error the connection is dropped.
+// level (read committed by default), with the provider's call
+// (ProviderCall) after its first statement, and says what it did to the
+// ledger. After any error the connection is dropped.
 func (c *Client) try(ctx context.Context, account string, req idempotency.ChargeRequest) (outcome, error) {
 	conn, err := c.connect(ctx)
 	if err != nil {
@@ -251,6 +261,9 @@ func (c *Client) try(ctx context.Context, account string, req idempotency.Charge
 		if err != nil {
 			return abort("insert", err)
 		}
+		if err := callProvider(ctx); err != nil {
+			return abort("provider", err)
+		}
 	default:
 		var one int
 		err = tx.QueryRow(ctx, `SELECT 1 FROM `+c.table+` WHERE request_id = $1 LIMIT 1`, req.RequestID).Scan(&one)
@@ -267,6 +280,9 @@ func (c *Client) try(ctx context.Context, account string, req idempotency.Charge
 		case !errors.Is(err, pgx.ErrNoRows):
 			return abort("check", err)
 		}
+		if err := callProvider(ctx); err != nil {
+			return abort("provider", err)
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+c.table+` (request_id, account, amount) VALUES ($1, $2, $3)`,
 			req.RequestID, account, req.Amount); err != nil {
 			return abort("insert", err)
@@ -279,6 +295,19 @@ func (c *Client) try(ctx context.Context, account string, req idempotency.Charge
 	out := commitOutcome(err)
 	c.drop()
 	return out, fmt.Errorf("commit: %w", err)
+}
+
+// callProvider stands for the charge's call to the payment provider: it
+// takes ProviderCall, or until ctx ends (then it returns ctx's error).
+func callProvider(ctx context.Context) error {
+	t := time.NewTimer(ProviderCall)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // commitOutcome classifies an error of a commit: the server's answer
@@ -325,7 +354,7 @@ func describe(err error) string {
 }
 
 // stages are the steps a try's or a read's error may start with.
-var stages = []string{"connect", "make the ledger", "begin", "check", "insert", "commit", "count", "read"}
+var stages = []string{"connect", "make the ledger", "begin", "check", "insert", "provider", "commit", "count", "read"}
 
 // stage returns the step an error of try names ("commit", "insert", ...),
 // or "" when it names none.

@@ -178,8 +178,11 @@ func AccountName(i int) string { return "a" + strconv.Itoa(i) }
 func PairOf(i int) int { return i ^ 1 }
 
 // Transfer is the value of a transfer, on its invocation and repeated on
-// its completion: move Amount from account From to account To.
+// its completion: move Amount from account From to account To. ID names
+// the transfer as a transaction where the target keeps a record of each
+// one (the transfer workload's; empty in the bank workload's).
 type Transfer struct {
+	ID     string `json:"id,omitempty"`
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Amount int64  `json:"amount"`

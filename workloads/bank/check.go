@@ -33,17 +33,8 @@ const (
 	WriteSkewKind = "write-skew"
 )
 
-// Window is one nemesis fault window: from a "start-<fault>" event to the
-// matching "stop-<fault>" (the oldest open one of that fault). Times are
-// nanoseconds since the run started.
-type Window struct {
-	Fault string `json:"fault"`
-	Start int64  `json:"start_ns"`
-	// End is the stop's time, or the end of the history when the fault
-	// never stopped (Open).
-	End  int64 `json:"end_ns"`
-	Open bool  `json:"open,omitempty"`
-}
+// Window is one nemesis fault window (checkers.Window).
+type Window = checkers.Window
 
 // Finding is one wrong read: what it saw that broke a rule.
 type Finding struct {
@@ -359,50 +350,12 @@ func asBalances(v any) (Balances, error) {
 	return nil, core.BadInput("value %v (%T): want bank.Balances", v, v)
 }
 
-// faultWindows pairs the nemesis's start-X and stop-X events into windows
-// (a stop closes the oldest open window of X), in order of their starts;
-// windows that never stopped end with the history.
-func faultWindows(h core.History) []Window {
-	var end int64
-	var windows []Window
-	open := map[string][]int{} // fault → positions in windows, oldest first
-	for _, e := range h {
-		end = max(end, e.Time)
-		if e.Process != core.NemesisProcess {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(e.F, "start-") && len(e.F) > len("start-"):
-			f := strings.TrimPrefix(e.F, "start-")
-			open[f] = append(open[f], len(windows))
-			windows = append(windows, Window{Fault: f, Start: e.Time, Open: true})
-		case strings.HasPrefix(e.F, "stop-") && len(open[strings.TrimPrefix(e.F, "stop-")]) > 0:
-			f := strings.TrimPrefix(e.F, "stop-")
-			w := &windows[open[f][0]]
-			open[f] = open[f][1:]
-			w.End, w.Open = e.Time, false
-		}
-	}
-	for i := range windows {
-		if windows[i].Open {
-			windows[i].End = max(end, windows[i].Start)
-		}
-	}
-	return windows
-}
+// faultWindows returns h's fault windows (checkers.FaultWindows).
+func faultWindows(h core.History) []Window { return checkers.FaultWindows(h) }
 
 // faultsDuring returns the windows that overlap [start, end].
 func (bh *bankHistory) faultsDuring(start, end int64) []Window {
-	var out []Window
-	for _, w := range bh.windows {
-		if w.Start > end {
-			break // windows are in order of their starts
-		}
-		if w.End >= start {
-			out = append(out, w)
-		}
-	}
-	return out
+	return checkers.During(bh.windows, start, end)
 }
 
 // unreadable is the unknown result of a checker that could not read h.

@@ -151,7 +151,10 @@ func (c *Cluster) kill(ctx context.Context, n *nodeProc) error {
 		return err
 	}
 	n.killed, n.paused = true, false
-	wctx, cancel := c.bounded(ctx, reapTimeout)
+	// The signal is sent: reaping is part of it even when ctx ends now
+	// (a kill at the run's end), so that the node is known killed and a
+	// heal restarts it.
+	wctx, cancel := c.bounded(context.WithoutCancel(ctx), reapTimeout)
 	defer cancel()
 	if err := waitExit(wctx, n.proc); err != nil {
 		return fmt.Errorf("process %d not reaped: %w", n.proc.pid, err)
@@ -311,6 +314,14 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		}
 	}
 	for _, n := range c.nodes {
+		if n.killed && n.proc != nil && !n.proc.exited() {
+			// Killed, not reaped yet (a kill cut short): let it go first.
+			wctx, cancel := c.bounded(ctx, reapTimeout)
+			if err := waitExit(wctx, n.proc); err != nil {
+				problems = append(problems, fmt.Sprintf("node %s killed but not reaped: %v", n.name, err))
+			}
+			cancel()
+		}
 		switch n.state() {
 		case stateKilled, stateExited, stateDown:
 			if err := c.startProcess(n); err != nil {
