@@ -201,14 +201,14 @@ const (
 
 // Reply is the JSON body of every answer.
 type Reply struct {
-	Node     string             `json:"node,omitempty"`
-	Error    string             `json:"error,omitempty"`
-	Vote     string             `json:"vote,omitempty"`
-	Decision string             `json:"decision,omitempty"`
-	Balances map[string]int64   `json:"balances,omitempty"`
-	Held     bool               `json:"held,omitempty"`
-	Records  []transfer.Record  `json:"records,omitempty"`
-	InDoubt  int                `json:"in_doubt,omitempty"`
+	Node     string            `json:"node,omitempty"`
+	Error    string            `json:"error,omitempty"`
+	Vote     string            `json:"vote,omitempty"`
+	Decision string            `json:"decision,omitempty"`
+	Balances map[string]int64  `json:"balances,omitempty"`
+	Held     bool              `json:"held,omitempty"`
+	Records  []transfer.Record `json:"records,omitempty"`
+	InDoubt  int               `json:"in_doubt,omitempty"`
 }
 
 // PrepareBody asks a participant to prepare a transaction's changes.
