@@ -137,9 +137,9 @@ func checkPostgresIdempotency(t *testing.T, provider string) {
 	}
 }
 
-// pgCase is one row of the postgres findings: a run and what it must
+// findCase is one row of a target's findings: a run and what it must
 // find.
-type pgCase struct {
+type findCase struct {
 	name      string
 	variant   string
 	workload  string
@@ -153,11 +153,13 @@ type pgCase struct {
 	// invalid names the checkers that must find an anomaly; none means the
 	// run must be valid.
 	invalid []string
+	// check, when set, asserts more of the run's result.
+	check func(t *testing.T, res *faultline.Result)
 }
 
 // pgCases are the bank, register and failover rows of the README's
 // postgres table.
-var pgCases = []pgCase{
+var pgCases = []findCase{
 	{name: "bank-read-committed", workload: "bank", isolation: postgres.IsolationReadCommitted, nemesis: "client-pause", invalid: []string{bank.TotalsChecker}},
 	{name: "bank-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, nemesis: "client-pause"},
 	{name: "bank-joint-repeatable-read", workload: "bank", isolation: postgres.IsolationRepeatableRead, rule: bank.RuleJoint, keys: 2, nemesis: "client-pause", interval: time.Second, invalid: []string{bank.BalancesChecker}},
@@ -195,16 +197,29 @@ func TestDockerPostgresFindings(t *testing.T) {
 }
 
 func checkPostgresFindings(t *testing.T, provider string) {
-	seeds, dur := runParams(t, "PGX")
-	only := os.Getenv("FAULTLINE_PGX_CASES")
-	for _, pc := range pgCases {
+	checkFindings(t, "postgres", provider, "PGX", 5000, pgCases)
+}
+
+// checkFindings runs each of cases on target and provider, for
+// FAULTLINE_<env>_SEEDS seeds (seed base+1, base+2, ...) of
+// FAULTLINE_<env>_TIME (FAULTLINE_<env>_CASES names rows to run,
+// comma-separated), and asserts what each row says: the checkers it
+// names find an anomaly, or the run is valid; every run acknowledges
+// operations. Each stored run is checked again offline.
+func checkFindings(t *testing.T, target, provider, env string, base int64, cases []findCase) {
+	seeds, dur := runParams(t, env)
+	only := os.Getenv("FAULTLINE_" + env + "_CASES")
+	for _, pc := range cases {
 		if only != "" && !slices.Contains(strings.Split(only, ","), pc.name) {
 			continue
 		}
 		t.Run(pc.name, func(t *testing.T) {
 			for s := 1; s <= seeds; s++ {
-				tt := faultline.DefaultTestFor("postgres")
-				tt.Workload, tt.Provider = pc.workload, provider
+				tt := faultline.DefaultTestFor(target)
+				tt.Provider = provider
+				if pc.workload != "" {
+					tt.Workload = pc.workload
+				}
 				if pc.variant != "" {
 					tt.Variant = pc.variant
 				}
@@ -220,8 +235,11 @@ func checkPostgresFindings(t *testing.T, provider string) {
 				if pc.interval > 0 {
 					tt.NemesisInterval = pc.interval
 				}
-				tt.Seed, tt.Results = int64(5000+s), openResults(t)
+				tt.Seed, tt.Results = base+int64(s), openResults(t)
 				res := runRechecked(t, pc.name, tt)
+				if pc.check != nil {
+					pc.check(t, res)
+				}
 				var found []string
 				for _, c := range res.Checkers {
 					if c.Verdict == faultline.Invalid {

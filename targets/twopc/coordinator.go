@@ -47,7 +47,17 @@ type coordinator struct {
 	decisions   map[string]string
 	active      map[string]bool
 	undelivered map[string]*delivery
+	// The naive variant's commits not yet delivered: per participant the
+	// transactions to tell it, per transaction how many participants
+	// have still to hear it and which participants it has.
+	outbox  map[string][]string
+	pending map[string]int
+	partsOf map[string][]string
 }
+
+// SendEvery is how often a naive coordinator's sender delivers the
+// commits queued for its participant.
+const SendEvery = 20 * time.Millisecond
 
 // runCoordinator runs the coordinator until ctx ends.
 func runCoordinator(ctx context.Context, cfg targets.NodeConfig, log *slog.Logger) error {
@@ -76,7 +86,8 @@ func runCoordinator(ctx context.Context, cfg targets.NodeConfig, log *slog.Logge
 	defer w.close()
 	c := &coordinator{name: cfg.Name, variant: variant, parts: parts, addrs: addrs, log: log, wal: w,
 		peers:     newPeers(&http.Transport{DialContext: (&net.Dialer{Timeout: CallTimeout}).DialContext, MaxIdleConnsPerHost: 16}),
-		decisions: map[string]string{}, active: map[string]bool{}, undelivered: map[string]*delivery{}}
+		decisions: map[string]string{}, active: map[string]bool{}, undelivered: map[string]*delivery{},
+		outbox: map[string][]string{}, pending: map[string]int{}, partsOf: map[string][]string{}}
 	defer c.peers.close()
 	for _, e := range entries {
 		switch e.Kind {
@@ -96,9 +107,16 @@ func runCoordinator(ctx context.Context, cfg targets.NodeConfig, log *slog.Logge
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("coordinator serving", "decisions", len(c.decisions), "undelivered", len(c.undelivered))
-	done := make(chan struct{})
-	go func() { defer close(done); c.resend(ctx) }()
-	defer func() { <-done }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.resend(ctx) }()
+	if variant == VariantNaive {
+		for i, p := range parts {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.sender(ctx, p, time.Duration(i)*SendEvery/time.Duration(len(parts))) }()
+		}
+	}
 	return nodehttp.Serve(ctx, ln, c.handler(ctx))
 }
 
@@ -295,19 +313,17 @@ func (c *coordinator) run(ctx context.Context, t bank.Transfer) (int, Reply) {
 // commit decides commit on tx, prepared on every one of parts.
 func (c *coordinator) commit(ctx context.Context, tx string, parts []string) (int, Reply) {
 	if c.variant == VariantNaive {
-		// Tell each participant in turn, then write the decision down:
-		// a crash in between leaves it known to some participants only.
-		var left []string
-		for _, p := range parts {
-			if !c.send(ctx, p, tx, decCommit) {
-				left = append(left, p)
-			}
-		}
-		if err := c.wal.append(entry{Kind: "decide", Tx: tx, Decision: decCommit, Parts: parts}, false); err != nil {
-			c.log.Error("log decision", "tx", tx, "err", err)
-		}
+		// Answer at once and leave the commits to each participant's
+		// sender, the decision held in memory only: a crash before every
+		// sender has delivered it leaves it known to some participants.
 		c.settle(tx, decCommit)
-		c.later(tx, decCommit, parts, left)
+		c.mu.Lock()
+		for _, p := range parts {
+			c.outbox[p] = append(c.outbox[p], tx)
+		}
+		c.pending[tx] = len(parts)
+		c.partsOf[tx] = parts
+		c.mu.Unlock()
 		return http.StatusOK, Reply{Decision: decCommit}
 	}
 	if err := c.wal.append(entry{Kind: "decide", Tx: tx, Decision: decCommit, Parts: parts}, true); err != nil {
@@ -328,6 +344,59 @@ func (c *coordinator) abort(ctx context.Context, tx string, parts []string) {
 	}
 	c.settle(tx, decAbort)
 	c.later(tx, decAbort, parts, c.deliver(ctx, tx, decAbort, parts))
+}
+
+// sender delivers, every SendEvery until ctx ends (the first time after
+// offset, so that the participants' senders take turns), the naive
+// variant's commits queued for participant p, one after another; a
+// commit p did not acknowledge stays queued. Once every participant of a
+// transaction has it, the decision is written down.
+func (c *coordinator) sender(ctx context.Context, p string, offset time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(offset):
+	}
+	tick := time.NewTicker(SendEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		queue := c.outbox[p]
+		c.outbox[p] = nil
+		c.mu.Unlock()
+		var left []string
+		for _, tx := range queue {
+			if ctx.Err() != nil || !c.send(ctx, p, tx, decCommit) {
+				left = append(left, tx)
+				continue
+			}
+			c.mu.Lock()
+			c.pending[tx]--
+			all := c.pending[tx] == 0
+			parts := c.partsOf[tx]
+			if all {
+				delete(c.pending, tx)
+				delete(c.partsOf, tx)
+			}
+			c.mu.Unlock()
+			if all {
+				if err := c.wal.append(entry{Kind: "decide", Tx: tx, Decision: decCommit, Parts: parts}, false); err != nil {
+					c.log.Error("log decision", "tx", tx, "err", err)
+				}
+				c.wal.append(entry{Kind: "done", Tx: tx}, false)
+			}
+		}
+		if len(left) > 0 {
+			c.mu.Lock()
+			c.outbox[p] = append(left, c.outbox[p]...)
+			c.mu.Unlock()
+		}
+	}
 }
 
 // ordered returns parts in cluster order.
