@@ -51,6 +51,17 @@ type tx struct {
 	order   []string // participants in the order their records came
 }
 
+// inDoubt reports whether a participant still held t in doubt when its
+// records were read.
+func (t *tx) inDoubt() bool {
+	for _, r := range t.records {
+		if r.State == InDoubt {
+			return true
+		}
+	}
+	return false
+}
+
 // history is a transfer history read for the checkers.
 type history struct {
 	ops     []checkers.Operation
@@ -75,7 +86,8 @@ func parse(h core.History) (*history, error) {
 	pages := map[int]bool{}
 	complete := map[string]bool{}
 	var lastTransferEnd int64
-	var problems []string
+	var reads []*checkers.Operation  // ok reads
+	var failed []*checkers.Operation // outcomes reads that did not succeed
 	for i := range ops {
 		op := &ops[i]
 		switch op.F {
@@ -103,8 +115,8 @@ func parse(h core.History) (*history, error) {
 				return nil, core.BadInput("event %d: read invoked with %v (%T), want a bank.ReadRequest", op.Invoke, op.Input, op.Input)
 			}
 			hs.req = r
-			if op.Type == core.OK && op.Start > lastTransferEnd {
-				hs.final = op
+			if op.Type == core.OK {
+				reads = append(reads, op)
 			}
 		case OutcomesF:
 			r, ok := op.Input.(OutcomesRead)
@@ -112,7 +124,7 @@ func parse(h core.History) (*history, error) {
 				return nil, core.BadInput("event %d: outcomes invoked with %v (%T), want a transfer.OutcomesRead", op.Invoke, op.Input, op.Input)
 			}
 			if op.Type != core.OK {
-				problems = append(problems, fmt.Sprintf("%s (%s)", r, op.Type))
+				failed = append(failed, op)
 				continue
 			}
 			o, ok := op.Output.(Outcomes)
@@ -135,6 +147,19 @@ func parse(h core.History) (*history, error) {
 			}
 		default:
 			return nil, core.BadInput("event %d: unknown operation %q (want %s, %s or %s)", op.Invoke, op.F, TransferF, ReadF, OutcomesF)
+		}
+	}
+	for _, op := range reads {
+		if op.Start > lastTransferEnd {
+			hs.final = op
+		}
+	}
+	// A final read is retried until it succeeds: only the pages never
+	// read are missing.
+	var problems []string
+	for _, op := range failed {
+		if r := op.Input.(OutcomesRead); !pages[r.From] {
+			problems = append(problems, fmt.Sprintf("%s (%s)", r, op.Type))
 		}
 	}
 	var partial []string
@@ -210,9 +235,11 @@ type AtomicityDetails struct {
 //     there is one, holds exactly the initial balance plus the committed
 //     changes of each account.
 //
-// A transaction still in doubt somewhere and committed nowhere makes the
-// verdict unknown (unless something else is invalid), as do records that
-// could not all be read.
+// A transaction still in doubt on some participant is not yet decided
+// there: its missing changes are not held against it, and unless it is
+// committed on every participant it touched it makes the verdict unknown
+// (unless something else is invalid), as do records that could not all be
+// read (an outcomes page that never succeeded, however often retried).
 func CheckAtomicity(ctx context.Context, h core.History) core.CheckResult {
 	hs, err := parse(h)
 	if err != nil {
@@ -228,9 +255,12 @@ func (hs *history) atomicity(ctx context.Context) core.CheckResult {
 	for _, id := range hs.order {
 		t := hs.txs[id]
 		a := []effects.Attempt{{Type: t.op.Type, Events: t.op.Events()}}
+		// A transaction in doubt somewhere may still commit there: its
+		// changes are not all known yet.
+		unread := hs.unread != "" || t.inDoubt()
 		reqs = append(reqs,
-			effects.Request{ID: id + "@" + t.t.From, Key: t.t.From, Content: delta(-t.t.Amount), Attempts: a, Unread: hs.unread != ""},
-			effects.Request{ID: id + "@" + t.t.To, Key: t.t.To, Content: delta(t.t.Amount), Attempts: a, Unread: hs.unread != ""})
+			effects.Request{ID: id + "@" + t.t.From, Key: t.t.From, Content: delta(-t.t.Amount), Attempts: a, Unread: unread},
+			effects.Request{ID: id + "@" + t.t.To, Key: t.t.To, Content: delta(t.t.Amount), Attempts: a, Unread: unread})
 	}
 	var effs []effects.Effect
 	committed := map[string]int64{} // account → sum of committed changes
@@ -256,8 +286,16 @@ func (hs *history) atomicity(ctx context.Context) core.CheckResult {
 		return res
 	}
 	d.Effects = er.Counts
+	byKind := map[effects.Kind][]string{} // kind → transaction ids, each once
 	for _, a := range er.Anomalies {
 		res.Anomalies = append(res.Anomalies, a.Core())
+		id := a.ID
+		if at := strings.LastIndex(id, "@"); at >= 0 {
+			id = id[:at]
+		}
+		if !slices.Contains(byKind[a.Kind], id) {
+			byKind[a.Kind] = append(byKind[a.Kind], id)
+		}
 	}
 	var splits, doubts []string
 	for _, id := range hs.order {
@@ -323,7 +361,7 @@ func (hs *history) atomicity(ctx context.Context) core.CheckResult {
 	}
 	for _, k := range effects.Kinds {
 		if n := er.ByKind[k]; n > 0 {
-			wrong = append(wrong, fmt.Sprintf("%s %s", checkers.Plural(n, "change"), effectPhrase(k)))
+			wrong = append(wrong, fmt.Sprintf("%s %s (%s)", checkers.Plural(n, "change"), effectPhrase(k), firstFew(byKind[k])))
 		}
 	}
 	if len(bad) > 0 {

@@ -199,9 +199,11 @@ func (o Outcomes) Validate() error {
 // value: transfers and reads as the bank workload decodes them (a
 // transfer must carry its id); outcomes: the invocation's object into an
 // OutcomesRead, an ok completion's object into Outcomes (checked with
-// Validate), a fail or info completion's null into nil. Objects with
-// fields the type does not have are refused; any other shape, and an
-// unknown f, give an error wrapping core.ErrBadInput.
+// Validate), a fail or info completion's null into nil. A fail or info
+// completion of a read or an outcomes read may repeat its invocation's
+// value (the clients leave it there): it decodes as the invocation's.
+// Objects with fields the type does not have are refused; any other
+// shape, and an unknown f, give an error wrapping core.ErrBadInput.
 func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, error) {
 	raw = bytes.TrimSpace(raw)
 	null := len(raw) == 0 || string(raw) == "null"
@@ -216,11 +218,17 @@ func (Workload) DecodeValue(f string, t core.Type, raw json.RawMessage) (any, er
 		}
 		return v, nil
 	case ReadF:
+		var r bank.ReadRequest
+		if (t == core.Fail || t == core.Info) && !null && workloads.DecodeObject(raw, &r) == nil && r.Validate() == nil {
+			return r, nil
+		}
 		return bank.Workload{}.DecodeValue(f, t, raw)
 	case OutcomesF:
+		var r OutcomesRead
 		switch {
+		case (t == core.Fail || t == core.Info) && !null && workloads.DecodeObject(raw, &r) == nil && r.Validate() == nil:
+			return r, nil
 		case t == core.Invoke:
-			var r OutcomesRead
 			if null || workloads.DecodeObject(raw, &r) != nil {
 				return nil, core.BadInput("outcomes: invocation value %s: want {\"from\":N,\"count\":N}", raw)
 			}
