@@ -111,6 +111,7 @@ func (c *Client) read(ctx context.Context, op core.Op) core.Op {
 	id := "p" + strconv.Itoa(c.process) + "r" + strconv.FormatInt(c.reads.Add(1), 10)
 	var r Reply
 	status, err := c.peers.call(ctx, c.coord, http.MethodPost, RouteRead, ReadBody{ID: id, Accounts: rr.Accounts, Balance: rr.Balance}, &r)
+	op.Value = nil
 	switch {
 	case err != nil:
 		return done(op, core.Fail, short(ctx, err))
@@ -131,6 +132,7 @@ func (c *Client) outcomes(ctx context.Context, op core.Op) core.Op {
 		settle = min(settle, max(time.Until(dl)-time.Second, 0))
 	}
 	out := transfer.Outcomes{}
+	op.Value = nil
 	for _, p := range c.parts {
 		q := url.Values{"from": {strconv.Itoa(or.From)}, "count": {strconv.Itoa(or.Count)}, "settle": {settle.String()}}
 		var r Reply
