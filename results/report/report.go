@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/runfolder"
+	"github.com/faultline/faultline/workloads/transfer"
 )
 
 //go:embed report.html.tmpl
@@ -133,6 +134,9 @@ type checkerView struct {
 	Anomalies    []anomalyView
 	AnomalyMore  int
 	Details      string
+	// Table draws the checker's figures, for checkers that have a table
+	// (blocking).
+	Table *tableView
 }
 
 type anomalyView struct {
@@ -391,6 +395,9 @@ func buildReport(dir string) (*reportData, error) {
 					}
 				}
 				cv.Anomalies = append(cv.Anomalies, av)
+			}
+			if c.Checker == transfer.BlockingChecker && c.Details != nil {
+				cv.Table = blockingTable(c.Details)
 			}
 			if c.Details != nil {
 				var b bytes.Buffer
