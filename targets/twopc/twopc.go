@@ -18,11 +18,14 @@
 //     its log, and a transaction it never decided is aborted). Atomic, but
 //     it blocks: accounts held in doubt stay locked while the coordinator
 //     is down.
-//   - "naive": the coordinator tells the participants to commit one after
-//     another and only then writes its decision down, and a participant
+//   - "naive": the coordinator answers the client as soon as it has
+//     decided commit and leaves the commits to a sender per participant
+//     (each delivering its queue every SendEvery, in turns), the decision
+//     held in memory only until every participant has it; a participant
 //     in doubt for longer than AloneAfter aborts on its own. A coordinator
-//     killed between two commits leaves a transaction committed on one
-//     participant and aborted on the other.
+//     killed before every sender has delivered leaves transactions
+//     committed on one participant and aborted on the other, and
+//     acknowledged ones aborted everywhere.
 package twopc
 
 import (
@@ -88,7 +91,7 @@ func (Target) Description() string {
 // Variants lists naive (the default) and correct.
 func (Target) Variants() []targets.Choice {
 	return []targets.Choice{
-		{Name: VariantNaive, Description: "the coordinator commits on each participant before its decision is durable, and a participant in doubt aborts alone after a timeout: a coordinator crash splits transactions"},
+		{Name: VariantNaive, Description: "the coordinator answers once it has decided and leaves the commits to a sender per participant, the decision in memory only, and a participant in doubt aborts alone after a timeout: a coordinator crash splits transactions and loses acknowledged ones"},
 		{Name: VariantCorrect, Description: "the decision is logged durably before anyone hears it, and participants in doubt wait for it: atomic, but accounts stay locked while the coordinator is down"},
 	}
 }
