@@ -6,13 +6,12 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/twopc"
-	"github.com/faultline/faultline/workloads/bank"
 	"github.com/faultline/faultline/workloads/transfer"
 )
 
 // twopcCases are the rows of the README's twopc table.
 var twopcCases = []findCase{
-	{name: "naive-kill-coordinator", variant: twopc.VariantNaive, nemesis: "kill=role:coordinator", invalid: []string{transfer.AtomicityChecker, bank.TotalsChecker}},
+	{name: "naive-kill-coordinator", variant: twopc.VariantNaive, nemesis: "kill=role:coordinator", invalid: []string{transfer.AtomicityChecker}},
 	{name: "correct-kill-coordinator", variant: twopc.VariantCorrect, nemesis: "kill=role:coordinator", check: atomicAndMeasured},
 	{name: "correct-kill-participant", variant: twopc.VariantCorrect, nemesis: "kill=role:participant", check: atomicAndMeasured},
 	{name: "correct-partition", variant: twopc.VariantCorrect, nemesis: "partition=role:coordinator", check: atomicAndMeasured},
