@@ -248,9 +248,10 @@ type OrdersPage struct {
 	Total  int64        `json:"total"`
 }
 
-// validPage reports whether n entries from from fit a record of total.
+// validPage reports whether n entries from from fit a record of total (a
+// page past the end is empty).
 func validPage(from, total int64, n int) error {
-	if from < 0 || total < 0 || from+int64(n) > total {
+	if from < 0 || total < 0 || (n > 0 && from+int64(n) > total) {
 		return core.BadInput("page from %d of %d entries over a record of %d", from, n, total)
 	}
 	return nil
