@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/core"
@@ -223,5 +224,19 @@ func TestLayout(t *testing.T) {
 	}
 	if _, err := (Target{}).NewClient(targets.ClientConfig{Workload: "register"}); !errors.Is(err, core.ErrBadInput) {
 		t.Errorf("register client: %v", err)
+	}
+}
+
+// TestDockerfile: the embedded recipe installs Debian's postgresql (for
+// --store postgres, without its default cluster, postgres and initdb
+// linked onto PATH), the network tools and faultline, and labels the image
+// for this target.
+func TestDockerfile(t *testing.T) {
+	df := string(Target{}.Dockerfile())
+	for _, want := range []string{"ARG BASE", "FROM ${BASE}", "postgresql iptables iproute2", "create_main_cluster = false", "/usr/local/bin/;",
+		"COPY faultline /usr/local/bin/faultline", "ARG INPUTS", "faultline.target=saga", "faultline.inputs=${INPUTS}"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
 	}
 }
