@@ -242,6 +242,10 @@ func (c *Client) read(ctx context.Context, op core.Op, p wl.Page) core.Op {
 	return failed(op, err)
 }
 
+// errNotRecorded is what the client reports of an order the orchestrator
+// certainly never recorded.
+var errNotRecorded = errors.New("order not recorded")
+
 // deadlineLess returns ctx with its deadline moved d earlier, if it has
 // one.
 func deadlineLess(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

@@ -3,12 +3,10 @@ package saga
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -275,7 +273,7 @@ func (o *orchestrator) get(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err)
 	case !ok:
-		writeError(w, http.StatusNotFound, fmt.Errorf("no order %s", strings.TrimSpace(id)))
+		writeError(w, http.StatusNotFound, fmt.Errorf("no order %s", id))
 	default:
 		writeJSON(w, http.StatusOK, stateOf(rec))
 	}
@@ -307,7 +305,3 @@ func (o *orchestrator) inFlight(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, wl.Settled{InFlight: int64(len(pending))})
 }
-
-// errNotRecorded is what the client reports of an order the orchestrator
-// refused before recording it.
-var errNotRecorded = errors.New("order not recorded")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -293,6 +292,3 @@ func (s *boltEffects) list(_ context.Context, from, count int64) ([]wl.Effect, i
 	})
 	return out, total, err
 }
-
-// errNoStore is returned while a node's store is not open yet.
-var errNoStore = errors.New("store not open yet")
