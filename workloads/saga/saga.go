@@ -217,6 +217,7 @@ type (
 	page       Page
 )
 
+// Validate refuses a negative wait.
 func (r *settleRead) Validate() error {
 	if r.WaitMS < 0 {
 		return core.BadInput("wait_ms %d: want 0 or more", r.WaitMS)
@@ -224,6 +225,7 @@ func (r *settleRead) Validate() error {
 	return nil
 }
 
+// Validate refuses a negative count.
 func (s *settled) Validate() error {
 	if s.InFlight < 0 {
 		return core.BadInput("in_flight %d: want 0 or more", s.InFlight)
@@ -231,6 +233,7 @@ func (s *settled) Validate() error {
 	return nil
 }
 
+// Validate refuses a negative start or a count below one.
 func (p *page) Validate() error {
 	if p.From < 0 || p.Count < 1 {
 		return core.BadInput("from %d count %d: want from ≥ 0 and count ≥ 1", p.From, p.Count)
