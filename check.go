@@ -236,6 +236,17 @@ func WriteList(w io.Writer) {
 			}
 			fmt.Fprintf(w, "    isolation levels (--isolation): %s\n", strings.Join(names, ", "))
 		}
+		if st, ok := t.(targets.Storer); ok {
+			var names []string
+			for i, c := range st.Stores() {
+				if i == 0 {
+					names = append(names, c.Name+" (default)")
+				} else {
+					names = append(names, c.Name)
+				}
+			}
+			fmt.Fprintf(w, "    stores (--store): %s\n", strings.Join(names, ", "))
+		}
 	}
 	fmt.Fprintln(w, "Workloads (--workload):")
 	for _, wl := range registry.Workloads() {

@@ -58,7 +58,7 @@ var providers = []provider{
 	{
 		Choice: targets.Choice{Name: "local", Description: "nodes are OS processes on 127.0.0.1 (our Go code, or server binaries from PATH); every link passes an in-process proxy"},
 		plan: func(t Test, target targets.Target) ([]targets.Node, error) {
-			return local.Plan(local.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: "."})
+			return local.Plan(local.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes, Store: t.Store, Dir: "."})
 		},
 		planned: func(nodes []targets.Node) nemesis.Cluster { return local.Planned(nodes) },
 		start:   startLocal,
@@ -66,7 +66,7 @@ var providers = []provider{
 	{
 		Choice: targets.Choice{Name: "docker", Description: "nodes are containers of the target's image on a private network made for the run; faults with iptables and the engine API"},
 		plan: func(t Test, target targets.Target) ([]targets.Node, error) {
-			return docker.Plan(docker.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes})
+			return docker.Plan(docker.Config{Target: target, Variant: t.Variant, Nodes: t.Nodes, Store: t.Store})
 		},
 		planned: func(nodes []targets.Node) nemesis.Cluster { return docker.Planned(nodes) },
 		start:   startDocker,
@@ -98,7 +98,7 @@ func startLocal(ctx context.Context, t Test, target targets.Target, dir string, 
 	}
 	return startWithin(ctx, t, func(sctx context.Context) (*local.Cluster, error) {
 		return local.Start(sctx, local.Config{
-			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Exe: exe, Logger: log,
+			Target: target, Variant: t.Variant, Nodes: t.Nodes, Store: t.Store, Dir: dir, Exe: exe, Logger: log,
 			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
 		})
 	})
@@ -145,7 +145,7 @@ func startDocker(ctx context.Context, t Test, target targets.Target, dir string,
 	}
 	return startWithin(ctx, t, func(sctx context.Context) (*docker.Cluster, error) {
 		return docker.Start(sctx, docker.Config{
-			Target: target, Variant: t.Variant, Nodes: t.Nodes, Dir: dir, Image: tag, Logger: log,
+			Target: target, Variant: t.Variant, Nodes: t.Nodes, Store: t.Store, Dir: dir, Image: tag, Logger: log,
 			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
 		})
 	})

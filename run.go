@@ -61,7 +61,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 	target, wl, faults := plan.target, plan.workload, plan.faults
 	t.Target = target.Name()
 	t.Variant, _ = targets.ResolveVariant(target, t.Variant)
-	t.Isolation = plan.isolation
+	t.Isolation, t.Store = plan.isolation, plan.store
 	if r, ok := wl.(workloads.Ruler); ok && t.BankRule == "" {
 		t.BankRule = r.RuleInForce()
 	}
@@ -133,7 +133,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		NewClient: func(p int) (core.Client, error) {
 			return target.NewClient(targets.ClientConfig{
 				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p,
-				Stall: plan.stall.Hook, Isolation: t.Isolation,
+				Stall: plan.stall.Hook, Isolation: t.Isolation, Store: t.Store,
 			})
 		},
 	}

@@ -68,6 +68,11 @@ type Test struct {
 	// (targets.Isolator); empty means the target's default, which Run
 	// records in test.json. Targets without levels refuse one.
 	Isolation string
+	// Store is where the target's services keep their state (--store),
+	// one of the target's stores (targets.Storer); empty means the
+	// target's default, which Run records in test.json. Targets without
+	// stores refuse one.
+	Store string
 	// BankRule is the bank workload's rule (--bank-rule): "total" or
 	// "joint"; empty means total, which Run records. Other workloads
 	// refuse one.
@@ -151,6 +156,7 @@ type testJSON struct {
 	RecoveryTimeout string   `json:"recovery_timeout"`
 	Hold            string   `json:"hold"`
 	Isolation       string   `json:"isolation,omitempty"`
+	Store           string   `json:"store,omitempty"`
 	BankRule        string   `json:"bank_rule,omitempty"`
 	Command         string   `json:"command,omitempty"`
 	Version         string   `json:"version,omitempty"`
@@ -169,7 +175,7 @@ func (t Test) MarshalJSON() ([]byte, error) {
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
 		CheckTimeout: t.CheckTimeout.String(), CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(),
 		RecoveryTimeout: t.RecoveryTimeout.String(), Hold: t.Hold.String(), Command: t.Command, Version: t.Version,
-		Isolation: t.Isolation, BankRule: t.BankRule,
+		Isolation: t.Isolation, Store: t.Store, BankRule: t.BankRule,
 	})
 }
 
@@ -179,7 +185,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		TimeLimit: t.TimeLimit.String(), OpTimeout: t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(), CheckTimeout: t.CheckTimeout.String(),
 		CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(), RecoveryTimeout: t.RecoveryTimeout.String(),
-		Hold: t.Hold.String(), Isolation: t.Isolation, BankRule: t.BankRule,
+		Hold: t.Hold.String(), Isolation: t.Isolation, Store: t.Store, BankRule: t.BankRule,
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
@@ -207,7 +213,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		NemesisInterval: dur("nemesis_interval", j.NemesisInterval),
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
 		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
-		Hold: dur("hold", j.Hold), Isolation: j.Isolation, BankRule: j.BankRule,
+		Hold: dur("hold", j.Hold), Isolation: j.Isolation, Store: j.Store, BankRule: j.BankRule,
 		Status: t.Status, NodeBinary: t.NodeBinary, System: t.System,
 	}
 	return err

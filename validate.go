@@ -56,6 +56,8 @@ type runPlan struct {
 	// isolation is the resolved --isolation, "" for a target without
 	// isolation levels.
 	isolation string
+	// store is the resolved --store, "" for a target without stores.
+	store string
 }
 
 // resolveIsolation returns level when tg has it, tg's default level when
@@ -80,6 +82,30 @@ func resolveIsolation(tg targets.Target, level string) (string, error) {
 		return level, nil
 	}
 	return "", core.BadInput("--isolation %q: target %s has levels %s", level, tg.Name(), strings.Join(names, ", "))
+}
+
+// resolveStore returns store when tg has it, tg's default store when store
+// is empty, "" for a target without stores that was asked for none, and
+// otherwise bad input listing the stores.
+func resolveStore(tg targets.Target, store string) (string, error) {
+	st, ok := tg.(targets.Storer)
+	if !ok {
+		if store != "" {
+			return "", core.BadInput("--store: target %s has no stores to choose from", tg.Name())
+		}
+		return "", nil
+	}
+	var names []string
+	for _, c := range st.Stores() {
+		names = append(names, c.Name)
+	}
+	switch {
+	case store == "" && len(names) > 0:
+		return names[0], nil
+	case slices.Contains(names, store):
+		return store, nil
+	}
+	return "", core.BadInput("--store %q: target %s has stores %s", store, tg.Name(), strings.Join(names, ", "))
 }
 
 // extend adds to c what the controller and the target can do for the
@@ -143,6 +169,9 @@ func (t Test) plan() (runPlan, error) {
 	if p.isolation, err = resolveIsolation(tg, t.Isolation); err != nil {
 		return p, err
 	}
+	if p.store, err = resolveStore(tg, t.Store); err != nil {
+		return p, err
+	}
 	if p.provider, err = findProvider(t.Provider); err != nil {
 		return p, err
 	}
@@ -154,11 +183,11 @@ func (t Test) plan() (runPlan, error) {
 	if err := t.checkScalars(len(faults) > 0); err != nil {
 		return p, err
 	}
-	t.Variant = variant
+	t.Variant, t.Store = variant, p.store
 	if p.nodes, err = p.provider.plan(t, tg); err != nil {
 		return p, err
 	}
-	layout, err := tg.Layout(targets.Spec{Variant: variant, Nodes: t.Nodes})
+	layout, err := tg.Layout(targets.Spec{Variant: variant, Nodes: t.Nodes, Store: p.store})
 	if err != nil {
 		return p, err
 	}

@@ -74,6 +74,15 @@ type Isolator interface {
 	Isolations() []Choice
 }
 
+// Storer is implemented by a target whose services keep their state in a
+// store the run chooses (--store): an embedded one or a database server
+// laid out as a role of its own. Targets without it refuse the flag.
+type Storer interface {
+	// Stores lists the stores, the default first, for example "embedded",
+	// "postgres".
+	Stores() []Choice
+}
+
 // Defaulter is implemented by a target whose runs want other defaults than
 // the embedded default's (demo-kv): more nodes, longer operations, other
 // faults. The CLI applies them to the flags the user did not set, and
@@ -110,6 +119,9 @@ type Spec struct {
 	// Nodes is the --nodes value: the size of the target's replicated
 	// role (a target with fixed roles may ignore it).
 	Nodes int
+	// Store is the resolved --store, "" for a target without stores
+	// (targets.Storer).
+	Store string
 }
 
 // Layout is a target's cluster: its roles in order.
@@ -225,6 +237,9 @@ type NodeConfig struct {
 	// SpecNodes is the run's --nodes; with Variant it is the spec a node
 	// process lays its target out with.
 	SpecNodes int `json:"spec_nodes"`
+	// Store is the run's resolved --store ("" for a target without
+	// stores); it too is part of the spec.
+	Store string `json:"store,omitempty"`
 	// Name is this node's name, for example "n1" or "coordinator".
 	Name string `json:"name"`
 	// Role is this node's role.
@@ -248,7 +263,7 @@ type NodeConfig struct {
 }
 
 // Spec returns the cluster spec the node was laid out with.
-func (c NodeConfig) Spec() Spec { return Spec{Variant: c.Variant, Nodes: c.SpecNodes} }
+func (c NodeConfig) Spec() Spec { return Spec{Variant: c.Variant, Nodes: c.SpecNodes, Store: c.Store} }
 
 // APIPort returns the port of APIAddr, or 0 when it has none.
 func (c NodeConfig) APIPort() int { return port(c.APIAddr) }
@@ -282,6 +297,10 @@ type ClientConfig struct {
 	// Isolations (its first when the flag was not given), or "" for a
 	// target without isolation levels.
 	Isolation string
+	// Store is the run's resolved --store: one of the target's Stores
+	// (its first when the flag was not given), or "" for a target without
+	// stores.
+	Store string
 	// Stall is the hook of the client-pause fault: a client calls it where
 	// a stop-the-world pause would hurt most (a lock holder between reading
 	// what it guards and writing it back). It returns at once while the fault is off;

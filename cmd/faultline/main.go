@@ -182,6 +182,7 @@ func newRun() *cobra.Command {
 	f.IntVar(&t.Keys, "keys", t.Keys, "number of keys")
 	f.DurationVar(&t.Hold, "hold", t.Hold, "how long the lock workload's holder works between reading the resource and writing it back (0: the workload's default, 10ms)")
 	f.StringVar(&t.Isolation, "isolation", t.Isolation, "isolation level of the target's transactions, for targets that have levels (postgres: read-committed, repeatable-read, serializable; default: the target's first)")
+	f.StringVar(&t.Store, "store", t.Store, "where the target's services keep their state, for targets that have stores (saga: embedded, postgres; default: the target's first)")
 	f.StringVar(&t.BankRule, "bank-rule", t.BankRule, "the bank workload's rule: total (money is only moved; no balance below zero) or joint (withdrawals; no pair of accounts below zero); default total")
 	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition, latency, loss, kill, pause, client-pause (forms: faultline list), or none")
 	f.Float64Var(&t.Loss, "loss", t.Loss, "share of packets the loss fault drops (docker provider)")

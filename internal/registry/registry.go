@@ -7,23 +7,25 @@ import (
 	"github.com/faultline/faultline/targets/demokv"
 	"github.com/faultline/faultline/targets/postgres"
 	"github.com/faultline/faultline/targets/redislock"
+	"github.com/faultline/faultline/targets/saga"
 	"github.com/faultline/faultline/targets/twopc"
 	"github.com/faultline/faultline/workloads"
 	"github.com/faultline/faultline/workloads/bank"
 	"github.com/faultline/faultline/workloads/idempotency"
 	"github.com/faultline/faultline/workloads/lock"
 	"github.com/faultline/faultline/workloads/register"
+	sagawl "github.com/faultline/faultline/workloads/saga"
 	"github.com/faultline/faultline/workloads/transfer"
 )
 
 // Targets returns every target, in the order `faultline list` shows them.
 func Targets() []targets.Target {
-	return []targets.Target{demokv.Target{}, redislock.Target{}, postgres.Target{}, twopc.Target{}}
+	return []targets.Target{demokv.Target{}, redislock.Target{}, postgres.Target{}, twopc.Target{}, saga.Target{}}
 }
 
 // Workloads returns every workload, in the order `faultline list` shows them.
 func Workloads() []workloads.Workload {
-	return []workloads.Workload{register.Workload{}, lock.Workload{}, idempotency.Workload{}, bank.Workload{}, transfer.Workload{}}
+	return []workloads.Workload{register.Workload{}, lock.Workload{}, idempotency.Workload{}, bank.Workload{}, transfer.Workload{}, sagawl.Workload{}}
 }
 
 // Target finds a target by name.

@@ -176,13 +176,19 @@ func (Target) Layout(spec targets.Spec) (targets.Layout, error) {
 	if n > MaxNodes {
 		return targets.Layout{}, core.BadInput("postgres runs one node or a primary and a streaming replica (--nodes 1 or 2), got %d", spec.Nodes)
 	}
-	l := targets.Layout{Roles: []targets.Role{
-		{Name: RolePG, Count: n, Program: Server(), Ready: Ready, OnePort: true, Serial: true},
-	}}
+	l := targets.Layout{Roles: []targets.Role{Role(n)}}
 	if n > 1 {
 		l.Failover = failover
 	}
 	return l, nil
+}
+
+// Role is the pg role of n nodes as this target lays it out: Server on
+// one port, ready when Ready says so, the nodes started one after another
+// (the first initdb's, the others copy it). Other targets that keep their
+// state in PostgreSQL lay out this role too.
+func Role(n int) targets.Role {
+	return targets.Role{Name: RolePG, Count: n, Program: Server(), Ready: Ready, OnePort: true, Serial: true}
 }
 
 // Server is a pg node: postgres from Debian's package on its data folder
@@ -302,6 +308,13 @@ func Ready(ctx context.Context, addr string) error {
 		return fmt.Errorf("postgres %s: SELECT 1 answered %d", addr, one)
 	}
 	return nil
+}
+
+// ConnConfig is the configuration of a connection to the pg node at addr
+// as the superuser, without TLS, giving up connecting after timeout: how
+// other targets' nodes reach a node of Role.
+func ConnConfig(addr string, timeout time.Duration) (*pgx.ConnConfig, error) {
+	return connConfig(addr, timeout)
 }
 
 // connConfig is the configuration of a connection to the server at addr

@@ -81,6 +81,9 @@ type Config struct {
 	Variant string
 	// Nodes is the --nodes of the target's layout (targets.Spec.Nodes).
 	Nodes int
+	// Store is the --store of the target's layout (targets.Spec.Store);
+	// empty for a target without stores.
+	Store string
 	// Dir is the run folder. Node n's log (the container's output,
 	// appended across restarts) is Dir/nodes/n/node.log, its data
 	// directory Dir/nodes/n/data, and the layout Dir/nodes/cluster.json.
@@ -270,7 +273,7 @@ func Plan(cfg Config) ([]targets.Node, error) {
 	if cfg.Nodes < 1 {
 		return nil, core.BadInput("docker provider: nodes must be at least 1, got %d", cfg.Nodes)
 	}
-	return lifecycle.Plan("docker", cfg.Target, cfg.Variant, cfg.Nodes)
+	return lifecycle.Plan("docker", cfg.Target, cfg.Variant, cfg.Nodes, cfg.Store)
 }
 
 // Planned returns a cluster of the planned nodes that was never started
@@ -351,6 +354,7 @@ func (c *Cluster) start(ctx context.Context) error {
 				Target:    c.cfg.Target.Name(),
 				Variant:   c.cfg.Variant,
 				SpecNodes: c.cfg.Nodes,
+				Store:     c.cfg.Store,
 				Name:      name,
 				Role:      pn.Role.Name,
 				Nodes:     slices.Clone(c.names),

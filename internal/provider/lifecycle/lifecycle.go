@@ -83,15 +83,15 @@ const (
 	DefaultStopGrace = 5 * time.Second
 )
 
-// Plan lays target out for variant (its default when empty) and nodes as
-// provider will run it: the variant resolved, the layout checked, and at
+// Plan lays target out for variant (its default when empty), nodes and
+// store (targets.Spec.Store) as provider will run it: the variant resolved, the layout checked, and at
 // most MaxNodes nodes. Errors wrap core.ErrBadInput and name provider.
-func Plan(provider string, target targets.Target, variant string, nodes int) ([]targets.Node, error) {
+func Plan(provider string, target targets.Target, variant string, nodes int, store string) ([]targets.Node, error) {
 	variant, err := targets.ResolveVariant(target, variant)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := targets.Plan(target, targets.Spec{Variant: variant, Nodes: nodes})
+	plan, err := targets.Plan(target, targets.Spec{Variant: variant, Nodes: nodes, Store: store})
 	if err != nil {
 		return nil, err
 	}

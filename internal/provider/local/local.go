@@ -50,6 +50,9 @@ type Config struct {
 	Variant string
 	// Nodes is the --nodes of the target's layout (targets.Spec.Nodes).
 	Nodes int
+	// Store is the --store of the target's layout (targets.Spec.Store);
+	// empty for a target without stores.
+	Store string
 	// Dir is the run folder. Node n's log (stdout and stderr, appended
 	// across restarts) is Dir/nodes/n/node.log and its data directory is
 	// Dir/nodes/n/data.
@@ -179,7 +182,7 @@ func Plan(cfg Config) ([]targets.Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	nodes, err := lifecycle.Plan("local", cfg.Target, cfg.Variant, cfg.Nodes)
+	nodes, err := lifecycle.Plan("local", cfg.Target, cfg.Variant, cfg.Nodes, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +284,7 @@ func (c *Cluster) start(ctx context.Context) error {
 				Target:    c.cfg.Target.Name(),
 				Variant:   c.cfg.Variant,
 				SpecNodes: c.cfg.Nodes,
+				Store:     c.cfg.Store,
 				Name:      pn.Name,
 				Role:      pn.Role.Name,
 				Nodes:     slices.Clone(c.names),
