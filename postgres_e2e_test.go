@@ -147,7 +147,11 @@ type findCase struct {
 	rule      string
 	nodes     int
 	keys      int
+	store     string
 	nemesis   string
+	// nemeses, when set, is the whole --nemesis list (nemesis is then
+	// ignored).
+	nemeses []string
 	// interval is the --nemesis-interval; zero means 3s.
 	interval time.Duration
 	// invalid names the checkers that must find an anomaly; none means the
@@ -224,7 +228,10 @@ func checkFindings(t *testing.T, target, provider, env string, base int64, cases
 					tt.Variant = pc.variant
 				}
 				tt = faultline.WithTargetDefaults(tt, func(flag string) bool { return flag == "variant" || flag == "workload" })
-				tt.Isolation, tt.BankRule, tt.Nemesis = pc.isolation, pc.rule, []string{pc.nemesis}
+				tt.Isolation, tt.BankRule, tt.Store, tt.Nemesis = pc.isolation, pc.rule, pc.store, []string{pc.nemesis}
+				if pc.nemeses != nil {
+					tt.Nemesis = pc.nemeses
+				}
 				if pc.nodes > 0 {
 					tt.Nodes = pc.nodes
 				}
