@@ -40,7 +40,6 @@ package saga
 
 import (
 	"context"
-	_ "embed"
 	"time"
 
 	"github.com/faultline/faultline/core"
@@ -157,12 +156,11 @@ func (Target) Defaults(string) targets.Defaults {
 	return targets.Defaults{OpTimeout: 10 * time.Second, Nemesis: []string{"kill"}}
 }
 
-//go:embed Dockerfile
-var dockerfile []byte
-
-// Dockerfile returns saga's image recipe (its Dockerfile, embedded):
-// faultline, PostgreSQL for --store postgres, iptables and iproute2.
-func (Target) Dockerfile() []byte { return dockerfile }
+// Dockerfile returns the postgres target's image recipe: faultline (which
+// runs the broker, the orchestrator and the services), PostgreSQL for the
+// pg node of --store postgres, iptables and iproute2. One image serves
+// both targets.
+func (Target) Dockerfile() []byte { return postgres.Target{}.Dockerfile() }
 
 // NewClient returns a client of the saga workload. The caller closes it.
 func (Target) NewClient(cfg targets.ClientConfig) (core.Client, error) {
