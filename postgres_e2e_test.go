@@ -159,6 +159,10 @@ type findCase struct {
 	invalid []string
 	// check, when set, asserts more of the run's result.
 	check func(t *testing.T, res *faultline.Result)
+	// extra rows run only when FAULTLINE_<env>_CASES names them or is
+	// "all" (a measurement); the others are the sample every test run
+	// takes.
+	extra bool
 }
 
 // pgCases are the bank, register and failover rows of the README's
@@ -204,17 +208,22 @@ func checkPostgresFindings(t *testing.T, provider string) {
 	checkFindings(t, "postgres", provider, "PGX", 5000, pgCases)
 }
 
-// checkFindings runs each of cases on target and provider, for
+// checkFindings runs cases on target and provider, for
 // FAULTLINE_<env>_SEEDS seeds (seed base+1, base+2, ...) of
-// FAULTLINE_<env>_TIME (FAULTLINE_<env>_CASES names rows to run,
-// comma-separated), and asserts what each row says: the checkers it
+// FAULTLINE_<env>_TIME, and asserts what each row says: the checkers it
 // names find an anomaly, or the run is valid; every run acknowledges
-// operations. Each stored run is checked again offline.
+// operations. Each stored run is checked again offline. The rows are
+// those FAULTLINE_<env>_CASES names (comma-separated; "all" for every
+// row), or without it every row but the extra ones.
 func checkFindings(t *testing.T, target, provider, env string, base int64, cases []findCase) {
 	seeds, dur := runParams(t, env)
 	only := os.Getenv("FAULTLINE_" + env + "_CASES")
 	for _, pc := range cases {
-		if only != "" && !slices.Contains(strings.Split(only, ","), pc.name) {
+		switch {
+		case only == "all":
+		case only != "" && !slices.Contains(strings.Split(only, ","), pc.name):
+			continue
+		case only == "" && pc.extra:
 			continue
 		}
 		t.Run(pc.name, func(t *testing.T) {
