@@ -1,6 +1,7 @@
 package faultline_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,8 +73,22 @@ func TestSagaFindings(t *testing.T) {
 	checkFindings(t, saga.Name, "local", "SAGA", 6000, sagaCases)
 }
 
-// TestDockerSagaFindings: the same on containers.
+// dockerSagaFaults replace sagaFaults on containers: where the kernel
+// has no netem qdisc (this project's CI machines) latency reaches only the
+// client proxies, never a service's links, so a pause of the payment
+// service past the AckWait stands in for it (the broker delivers the
+// charge again, and the service finds both deliveries when it resumes).
+var dockerSagaFaults = []string{"kill", "pause=role:payment"}
+
+// TestDockerSagaFindings: the same on containers, with dockerSagaFaults
+// in place of sagaFaults.
 func TestDockerSagaFindings(t *testing.T) {
 	testenv.NeedDocker(t)
-	checkFindings(t, saga.Name, "docker", "SAGA", 6000, sagaCases)
+	cases := slices.Clone(sagaCases)
+	for i := range cases {
+		if slices.Equal(cases[i].nemeses, sagaFaults) {
+			cases[i].nemeses = dockerSagaFaults
+		}
+	}
+	checkFindings(t, saga.Name, "docker", "SAGA", 6000, cases)
 }
