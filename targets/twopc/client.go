@@ -127,13 +127,15 @@ func (c *Client) outcomes(ctx context.Context, op core.Op) core.Op {
 	if !ok {
 		return done(op, core.Fail, fmt.Sprintf("outcomes value %T: want a transfer.OutcomesRead", op.Value))
 	}
-	settle := MaxSettle
-	if dl, ok := ctx.Deadline(); ok {
-		settle = min(settle, max(time.Until(dl)-time.Second, 0))
-	}
 	out := transfer.Outcomes{}
 	op.Value = nil
 	for _, p := range c.parts {
+		// Each participant may wait for its transactions in doubt with
+		// what is left of the operation's time, less a second to answer.
+		settle := MaxSettle
+		if dl, ok := ctx.Deadline(); ok {
+			settle = min(settle, max(time.Until(dl)-time.Second, 0))
+		}
 		q := url.Values{"from": {strconv.Itoa(or.From)}, "count": {strconv.Itoa(or.Count)}, "settle": {settle.String()}}
 		var r Reply
 		status, err := c.peers.call(ctx, p.Addr, http.MethodGet, RouteRecords+"?"+q.Encode(), nil, &r)
