@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -226,7 +227,7 @@ func (c *coordinator) resend(ctx context.Context) {
 			left := c.deliver(ctx, j.tx, j.d.decision, j.p)
 			c.mu.Lock()
 			for _, p := range j.p {
-				if !contains(left, p) {
+				if !slices.Contains(left, p) {
 					delete(j.d.left, p)
 				}
 			}
@@ -240,15 +241,6 @@ func (c *coordinator) resend(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // run runs transaction t and returns the HTTP status and reply for the
@@ -403,7 +395,7 @@ func (c *coordinator) sender(ctx context.Context, p string, offset time.Duration
 func (c *coordinator) ordered(parts []string) []string {
 	var out []string
 	for _, p := range c.parts {
-		if contains(parts, p) {
+		if slices.Contains(parts, p) {
 			out = append(out, p)
 		}
 	}
