@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
 )
 
@@ -62,6 +63,14 @@ type Ruler interface {
 type Holder interface {
 	// WithHold returns the workload holding for d.
 	WithHold(d time.Duration) Workload
+}
+
+// Staler is implemented by a workload whose reads can be stale (the
+// register workload): its histories get staleness figures.
+type Staler interface {
+	// Staleness returns the staleness of h's reads over the operations
+	// opts covers.
+	Staleness(h core.History, opts figures.Options) *figures.Staleness
 }
 
 // DecodeObject decodes one JSON object into v for a workload's

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
 )
 
@@ -30,6 +31,10 @@ type Results struct {
 	// each (a heal that needed a retry, a torn history line, a node that
 	// logged a crash).
 	Errors []string `json:"errors,omitempty"`
+	// Figures are the run's costs: availability, throughput and latency
+	// per fault window, staleness of reads (package checkers/figures).
+	// Absent from runs written before they were measured.
+	Figures *figures.Figures `json:"figures,omitempty"`
 }
 
 // NewResults returns the results of checks on h: the combined verdict
