@@ -127,6 +127,7 @@ func newRoot() *cobra.Command {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
 	root.AddCommand(newRun(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe())
+	root.AddCommand(newCompare())
 	return root
 }
 
