@@ -144,7 +144,11 @@ func throughputChart(c *Comparison) chart {
 	for i, r := range c.Runs {
 		ch.Texts = append(ch.Texts, svgText{X: "8", Y: fnum(y + barHeight - 3), Text: r.Label, Class: "label"})
 		if r.All == nil {
-			ch.Texts = append(ch.Texts, svgText{X: fnum(barLeft), Y: fnum(y + barHeight - 3), Text: "no figures", Class: "value muted"})
+			why := "not measured"
+			if r.Figures == nil {
+				why = "no figures"
+			}
+			ch.Texts = append(ch.Texts, svgText{X: fnum(barLeft), Y: fnum(y + barHeight - 3), Text: why, Class: "value muted"})
 			y += rowHeight
 			continue
 		}
