@@ -346,7 +346,7 @@ func TestStaleReads(t *testing.T) {
 	want := figures.Staleness{
 		Reads: 6, Stale: 3,
 		P50NS: 30 * ms, P90NS: 70 * ms, P99NS: 70 * ms, MaxNS: 70 * ms, MaxBehind: 3,
-		Buckets: []figures.Bucket{{1 * ms, 0}, {2 * ms, 0}, {4 * ms, 0}, {8 * ms, 1}, {16 * ms, 0}, {32 * ms, 1}, {64 * ms, 0}, {128 * ms, 1}},
+		Buckets: []figures.Bucket{{UpToNS: 1 * ms, Count: 0}, {UpToNS: 2 * ms, Count: 0}, {UpToNS: 4 * ms, Count: 0}, {UpToNS: 8 * ms, Count: 1}, {UpToNS: 16 * ms, Count: 0}, {UpToNS: 32 * ms, Count: 1}, {UpToNS: 64 * ms, Count: 0}, {UpToNS: 128 * ms, Count: 1}},
 		Samples: []figures.StaleRead{
 			{Key: "k", Process: 1, TimeNS: 55 * ms, StaleNS: 5 * ms, Behind: 1, Node: "n2"},
 			{Key: "k", Process: 2, TimeNS: 60 * ms, StaleNS: 30 * ms, Behind: 2, Node: "n3"},
@@ -429,7 +429,7 @@ func TestCASChain(t *testing.T) {
 	if st.Reads != 3 || st.Stale != 2 || st.MaxBehind != 3 || st.P50NS != 5*ms || st.MaxNS != 11*ms || !reflect.DeepEqual(st.Samples, want) {
 		t.Errorf("staleness = %+v", *st)
 	}
-	if wantB := []figures.Bucket{{ms, 0}, {2 * ms, 0}, {4 * ms, 0}, {8 * ms, 1}, {16 * ms, 1}}; !reflect.DeepEqual(st.Buckets, wantB) {
+	if wantB := []figures.Bucket{{UpToNS: ms, Count: 0}, {UpToNS: 2 * ms, Count: 0}, {UpToNS: 4 * ms, Count: 0}, {UpToNS: 8 * ms, Count: 1}, {UpToNS: 16 * ms, Count: 1}}; !reflect.DeepEqual(st.Buckets, wantB) {
 		t.Errorf("buckets %v, want %v", st.Buckets, wantB)
 	}
 }
