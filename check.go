@@ -48,7 +48,9 @@ type CheckConfig struct {
 // only line cut off); ErrInterrupted when ctx ends while the checkers run
 // (Check returns at once); ErrCheckerCrashed when a checker panics. A
 // history without one client operation that succeeded is judged unknown,
-// never valid.
+// never valid. Result.Figures measures the history as Run does, over the
+// load phase the folder's results.json recorded (the whole history when
+// there is none, or for a bare history file).
 func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if err := validCheckTimeout(cfg.Timeout); err != nil {
 		return nil, err
@@ -114,6 +116,7 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		res.Errors = append(res.Errors, fmt.Sprintf("%s: the last line (line %d, %d bytes) is cut off: the run was stopped while writing it; it was ignored",
 			historyPath, info.TornLine, info.TornBytes))
 	}
+	res.Figures = measure(wl, h, recordedLoadEnd(dir))
 	res.Checkers, res.Verdict, err = judge(ctx, wl, h, workloads.CheckOptions{}, cfg.Timeout, cfg.Memory)
 	if errors.Is(err, errCheckInterrupted) {
 		return nil, fmt.Errorf("check %w", ErrInterrupted)
@@ -122,6 +125,21 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// recordedLoadEnd is the load phase's end that the run folder dir's
+// results.json recorded (figures.load_end_ns), or 0 when dir is empty or
+// its results.json has none or cannot be read: then the figures cover the
+// whole history, final reads included.
+func recordedLoadEnd(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	res, err := runfolder.ReadResults(dir)
+	if err != nil || res.Figures == nil {
+		return 0
+	}
+	return max(res.Figures.LoadEndNS, 0)
 }
 
 // judge runs the workload's checkers on h, then the stats rule that a

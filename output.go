@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/results/junit"
 	"github.com/faultline/faultline/results/runfolder"
 )
@@ -24,6 +25,8 @@ type Summary struct {
 	Checkers  []CheckSummary    `json:"checkers,omitempty"`
 	Anomalies []Anomaly         `json:"anomalies,omitempty"`
 	Errors    []string          `json:"errors,omitempty"`
+	// Figures are the run's or check's figures, as results.json has them.
+	Figures *figures.Figures `json:"figures,omitempty"`
 	// Error is why the run or check could not be carried out (exit 3).
 	Error string `json:"error,omitempty"`
 }
@@ -54,7 +57,7 @@ func NewSummary(res *Result, err error) Summary {
 	if res == nil {
 		return s
 	}
-	s.RunDir, s.Seed, s.Errors = res.Dir, res.Seed, res.Errors
+	s.RunDir, s.Seed, s.Errors, s.Figures = res.Dir, res.Seed, res.Errors, res.Figures
 	if err == nil {
 		s.Verdict = res.Verdict
 		c := res.Counts

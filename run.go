@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/controller"
 	"github.com/faultline/faultline/internal/progress"
@@ -44,6 +45,21 @@ type Result struct {
 	// Errors lists problems during the run that did not stop it, such as
 	// final reads that never succeeded.
 	Errors []string
+	// Figures are the history's costs (package checkers/figures): what
+	// results.json holds under "figures".
+	Figures *figures.Figures
+}
+
+// measure returns the figures of h whose load phase ended at loadEnd (ns
+// since the run started; 0 when not known), with the staleness of its
+// reads when wl is a workloads.Staler.
+func measure(wl workloads.Workload, h History, loadEnd int64) *figures.Figures {
+	opts := figures.Options{LoadEnd: loadEnd}
+	fig := figures.Compute(h, opts)
+	if s, ok := wl.(workloads.Staler); ok {
+		fig.Staleness = s.Staleness(h, opts)
+	}
+	return fig
 }
 
 // Run carries out one test: it starts the cluster, drives the workload
@@ -170,6 +186,9 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		})
 	}
 	workErr := g.Wait()
+	// The load phase ends here: healing and the final reads that follow
+	// are not part of the run's figures.
+	end.loadEnd = int64(rec.Elapsed())
 	stopWork()
 
 	// Heal and verify, even when interrupted.
@@ -220,6 +239,9 @@ type ending struct {
 	res        *Result
 	phase      *progress.Phase
 	stopStatus func()
+	// loadEnd is when the workers stopped, in ns since the run started;
+	// 0 until they did (a run that ended during setup).
+	loadEnd int64
 }
 
 // finish ends a run whose operations are over: it closes the history,
@@ -250,9 +272,11 @@ func (e *ending) finish(ctx context.Context, runErr error) (*Result, error) {
 		res.Verdict = Unknown
 		res.Errors = append(res.Errors, runErr.Error())
 	}
+	// Whatever was recorded is measured, also when the run failed.
+	res.Figures = measure(e.wl, h, e.loadEnd)
 	end := time.Now()
 	out := runfolder.Results{Verdict: res.Verdict, Checkers: res.Checkers, Counts: res.Counts, Errors: res.Errors,
-		Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start()))}
+		Start: rec.Start(), End: end, DurationNS: int64(end.Sub(rec.Start())), Figures: res.Figures}
 	// Their errors say which file: "write results.json: ...".
 	if err := e.run.WriteResults(&out); err != nil && runErr == nil {
 		runErr = err

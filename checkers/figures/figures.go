@@ -11,8 +11,6 @@
 // `faultline compare` read.
 package figures
 
-import "github.com/faultline/faultline/core"
-
 // Period names of Period.Period besides the fault names.
 const (
 	// All is the whole load phase.
@@ -142,18 +140,4 @@ type StaleRead struct {
 	Behind  int   `json:"behind"`
 	// Node is the node that answered, where known.
 	Node string `json:"node,omitempty"`
-}
-
-// Compute returns the availability and function figures of h under opts
-// (Staleness is left nil: see RegisterStaleness).
-func Compute(h core.History, opts Options) *Figures {
-	return &Figures{LoadEndNS: opts.LoadEnd, Availability: []Period{}}
-}
-
-// RegisterStaleness returns the staleness of h's register reads (the
-// register workload's vocabulary: read/write/cas with int64 and
-// [2]int64 values, every written value unique per key), counting only
-// operations invoked up to opts.LoadEnd when it is set.
-func RegisterStaleness(h core.History, opts Options) *Staleness {
-	return &Staleness{}
 }

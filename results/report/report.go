@@ -112,14 +112,17 @@ type reportData struct {
 
 	// HasTimeline is true when the history gave operations or fault
 	// windows to draw.
-	HasTimeline    bool
-	TimelineNote   string
-	LatencySVG     template.HTML
-	ThroughputSVG  template.HTML
-	ChartCaption   string
-	FaultWindows   []faultView
-	HasLocks       bool        // the history holds lock cycles: the page draws each lock's critical sections
-	LocksNote      string      // what the lock lanes show, in a sentence
+	HasTimeline   bool
+	TimelineNote  string
+	LatencySVG    template.HTML
+	ThroughputSVG template.HTML
+	ChartCaption  string
+	FaultWindows  []faultView
+	HasLocks      bool   // the history holds lock cycles: the page draws each lock's critical sections
+	LocksNote     string // what the lock lanes show, in a sentence
+	// Figures are the run's figures: availability and latency by fault
+	// window, staleness of reads; nil when there are none to show.
+	Figures        *figuresView
 	Data           template.JS // JSON for the page's script, HTML-safe
 	Script         template.JS
 	AnomaliesShown int
@@ -278,6 +281,7 @@ func buildReport(dir string) (*reportData, error) {
 	}
 
 	// test.json
+	workload := ""
 	if raw, err := runfolder.ReadFile(filepath.Join(dir, runfolder.TestFile)); err == nil {
 		var pretty bytes.Buffer
 		if err := json.Indent(&pretty, raw, "", "  "); err != nil {
@@ -293,6 +297,7 @@ func buildReport(dir string) (*reportData, error) {
 				}
 				t, _ := fields["target"].(string)
 				w, _ := fields["workload"].(string)
+				workload = w
 				if t != "" && w != "" {
 					d.Title = t + " / " + w
 				}
@@ -453,6 +458,7 @@ func buildReport(dir string) (*reportData, error) {
 	} else {
 		d.Data = template.JS(`{"timeline":null}`)
 	}
+	d.Figures = buildFigures(res, hs.h, isRegister(workload, hs.h), windows, end)
 
 	// Files.
 	for _, name := range []string{runfolder.HistoryFile, runfolder.ResultsFile, runfolder.TestFile} {

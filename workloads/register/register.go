@@ -18,6 +18,7 @@ import (
 	"strconv"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/workloads"
 )
@@ -32,7 +33,10 @@ const (
 // Workload is the register workload. Its zero value is ready to use.
 type Workload struct{}
 
-var _ workloads.Workload = Workload{}
+var (
+	_ workloads.Workload = Workload{}
+	_ workloads.Staler   = Workload{}
+)
 
 // Name returns "register".
 func (Workload) Name() string { return "register" }
@@ -106,6 +110,13 @@ func decodeInt(raw json.RawMessage) (int64, error) {
 func (Workload) Check(ctx context.Context, h core.History, opts workloads.CheckOptions) []core.CheckResult {
 	res, _ := checkers.Linearizable(ctx, h, Model{}, checkers.LinearizabilityOptions{Dir: opts.Dir})
 	return []core.CheckResult{res}
+}
+
+// Staleness returns the staleness of h's reads under opts: how long
+// after a newer write returned ok each stale read was invoked, and how
+// many writes behind it was (figures.RegisterStaleness says exactly).
+func (Workload) Staleness(h core.History, opts figures.Options) *figures.Staleness {
+	return figures.RegisterStaleness(h, opts)
 }
 
 // Generator hands out register operations. It is not safe for concurrent

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/workloads"
 	"github.com/faultline/faultline/workloads/register"
@@ -257,6 +258,28 @@ func TestStaleReadNamesOverwritingWrite(t *testing.T) {
 	want := "key k0: read returned 1 (process 2, 0.005s–0.006s), but in every order consistent with real time k0 is 2 while it runs"
 	if a[0].Description != want {
 		t.Errorf("description %q, want %q", a[0].Description, want)
+	}
+}
+
+func TestStalenessOfAStaleRead(t *testing.T) {
+	// Write 1 returns at 2ms, write 2 runs 3ms–4ms, the read of 1 is
+	// invoked at 5ms: one write behind, 1ms stale. Through the Staler
+	// seam, as a run's figures reach it.
+	var b builder
+	b.write(0, "k0", 1)
+	b.write(1, "k0", 2)
+	b.read(2, "k0", int64(1))
+	var wl workloads.Workload = register.Workload{}
+	staler, ok := wl.(workloads.Staler)
+	if !ok {
+		t.Fatal("the register workload is no Staler")
+	}
+	st := staler.Staleness(b.h, figures.Options{})
+	if st.Reads != 1 || st.Stale != 1 || st.MaxNS != 1e6 || st.MaxBehind != 1 || len(st.Samples) != 1 || st.Samples[0].TimeNS != 5e6 {
+		t.Errorf("staleness = %+v", *st)
+	}
+	if st := staler.Staleness(b.h, figures.Options{LoadEnd: 4e6}); st.Reads != 0 || st.Stale != 0 {
+		t.Errorf("staleness before the read = %+v", *st)
 	}
 }
 
