@@ -265,10 +265,17 @@ func TestCompareComputesMissingFiguresFromHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.Runs[1]
-	// Only that the fallback ran is asserted here, not the figures'
-	// numbers: the load end is the comparison's own estimate.
+	// The load end is the comparison's own estimate; the figures are
+	// figures.Compute's over that load phase: the write only (the read at
+	// 1.5s is a final read), ok, 1ms.
 	if r.FiguresFrom != compare.FromHistory || r.Figures == nil || r.Figures.LoadEndNS != 1_002_000_000 || r.Figures.Staleness == nil {
-		t.Errorf("figures from %q: %+v", r.FiguresFrom, r.Figures)
+		t.Fatalf("figures from %q: %+v", r.FiguresFrom, r.Figures)
+	}
+	if a := r.All; a == nil || a.Ops != 1 || a.OK != 1 || a.DurationNS != 1_002_000_000 || a.P50NS != 1_000_000 || a.P99NS != 1_000_000 {
+		t.Errorf("all row from the history: %+v", a)
+	}
+	if s := r.Figures.Staleness; s.Reads != 0 || s.Stale != 0 {
+		t.Errorf("staleness from the history: %+v (the only read is a final read)", s)
 	}
 	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "figures computed from history.jsonl") || !strings.Contains(r.Notes[0], "1.002s") {
 		t.Errorf("notes: %q", r.Notes)
