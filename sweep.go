@@ -59,10 +59,11 @@ type Sweep struct {
 	// test.json of the level at concurrency n run with seed (one that
 	// repeats that level alone); nil records Test.Command.
 	RunCommand func(n int, seed int64) string `json:"-"`
-	// OnLevel, when set, is called once each level has ended (the one an
-	// interrupt ended included), in order, after sweep.json has been
-	// rewritten; it runs on RunSweep's goroutine.
-	OnLevel func(SweepLevel) `json:"-"`
+	// OnLevel, when set, is called with the sweep so far and the level
+	// just ended (the one an interrupt ended included), in order, once
+	// sweep.json has been rewritten; it runs on RunSweep's goroutine and
+	// must not keep r.
+	OnLevel func(r *SweepResult, l SweepLevel) `json:"-"`
 }
 
 // Validate reports the first problem that would stop RunSweep before
@@ -244,7 +245,7 @@ func (r *SweepResult) run(ctx context.Context, s Sweep, t Test, runLevel func(co
 		lvl := r.addLevel(lt, res, err)
 		werr := r.write()
 		if s.OnLevel != nil {
-			s.OnLevel(lvl)
+			s.OnLevel(r, lvl)
 		}
 		if err != nil {
 			if errors.Is(err, ErrInterrupted) {

@@ -139,7 +139,7 @@ func TestSweepWritesLevelsFitAndPage(t *testing.T) {
 		RunCommand: func(n int, seed int64) string {
 			return fmt.Sprintf("faultline run --concurrency %d --seed %d", n, seed)
 		},
-		OnLevel: func(l SweepLevel) {
+		OnLevel: func(_ *SweepResult, l SweepLevel) {
 			called = append(called, l.Concurrency)
 			// sweep.json already holds the level, and says the
 			// sweep is not over.
@@ -314,7 +314,7 @@ func TestSweepInterruptedBetweenLevels(t *testing.T) {
 	defer cancel()
 	var seen []Test
 	run := stubRun(t, &seen, map[int]stubLevel{1: {verdict: Valid, lines: level4History}})
-	res, err := runSweep(ctx, Sweep{Test: tt, Levels: []int{1, 2}, OnLevel: func(SweepLevel) { cancel() }}, run)
+	res, err := runSweep(ctx, Sweep{Test: tt, Levels: []int{1, 2}, OnLevel: func(*SweepResult, SweepLevel) { cancel() }}, run)
 	if !errors.Is(err, ErrInterrupted) || err.Error() != "sweep interrupted before concurrency 2 (1 of 2 levels done)" || len(seen) != 1 {
 		t.Fatalf("err %v after %d levels", err, len(seen))
 	}

@@ -27,7 +27,7 @@ func TestSweepOfDemoKV(t *testing.T) {
 	tt.Results = t.TempDir()
 	var ended []int
 	res, err := faultline.RunSweep(t.Context(), faultline.Sweep{Test: tt, Levels: []int{1, 2, 4},
-		OnLevel: func(l faultline.SweepLevel) { ended = append(ended, l.Concurrency) }})
+		OnLevel: func(_ *faultline.SweepResult, l faultline.SweepLevel) { ended = append(ended, l.Concurrency) }})
 	if err != nil {
 		t.Fatal(err)
 	}
