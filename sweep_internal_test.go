@@ -256,6 +256,22 @@ func TestSweepWritesLevelsFitAndPage(t *testing.T) {
 			t.Errorf("%d %s points, want %d", got, class, n)
 		}
 	}
+	// The account printed at the end, and each level's line.
+	var sum strings.Builder
+	res.WriteSummary(&sum)
+	wantSum := `  concurrency  verdict  ok/s     p50     p99
+            1    valid   100  1.00ms  2.00ms
+            2  invalid   180  1.50ms  4.00ms
+            4    valid   300  1.50ms  4.50ms
+INVALID: at least one level's history could not have happened on a correct system (see each level's report).
+USL fit over 1,2,4: σ 0.1111, κ 0, λ 100 ok/s, R² 1.0000; N* none, ceiling 900 ok/s. Throughput approaches 900 ok/s and never reaches it: contention caps it, and no coherency cost shows.
+Sweep: ` + filepath.Join(dir, "sweep.html") + "\n"
+	if sum.String() != wantSum {
+		t.Errorf("summary:\n%s\nwant:\n%s", sum.String(), wantSum)
+	}
+	if got, want := l4.Line(), "concurrency 4: VALID · 300 ok/s · p50 1.50ms · p99 4.50ms · 3 ok, 1 fail, 0 info"; got != want {
+		t.Errorf("level line %q, want %q", got, want)
+	}
 	// Self-contained: nothing is fetched.
 	if regexp.MustCompile(`(?i)(src=|https?:|<link rel="stylesheet"|@import)`).MatchString(page) {
 		t.Errorf("sweep.html loads something from outside")
@@ -293,6 +309,9 @@ func TestSweepInterruptedKeepsLevelsDone(t *testing.T) {
 	if !l2.Interrupted || l2.Verdict != "" || l2.ExitCode != 3 || l2.RunDir == "" || l2.Error != "run interrupted after 1.2s" ||
 		l2.Figures == nil || *l2.Figures != want2 {
 		t.Errorf("level 2: %+v figures %+v, want %+v", l2, l2.Figures, want2)
+	}
+	if got, want := l2.Line(), "concurrency 2: interrupted · 333 ok/s · p50 1.00ms · p99 1.50ms · 2 ok, 0 fail, 2 info"; got != want {
+		t.Errorf("level line %q, want %q", got, want)
 	}
 	if r.Fit != nil || !strings.Contains(r.FitError, "at least 3 distinct concurrency levels, got 1") {
 		t.Errorf("fit %+v, fit error %q", r.Fit, r.FitError)
@@ -425,5 +444,23 @@ func TestSweepValidate(t *testing.T) {
 	}
 	if err := (Sweep{Test: tt, Levels: []int{1, 3, 64}}).Validate(); err != nil {
 		t.Errorf("valid levels refused: %v", err)
+	}
+}
+
+func TestSweepPageFormats(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 0.30000000000000004: "0.3", 15000: "15000", 2e6: "2000000", 2.5: "2.5"} {
+		if got := axisLabel(v); got != want {
+			t.Errorf("axisLabel(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for ns, want := range map[int64]string{0: "0", 980_000: "980µs", 1_500_000: "1.50ms", 15_400_000: "15.4ms", 2_000_000_000: "2.00s"} {
+		if got := formatNS(ns); got != want {
+			t.Errorf("formatNS(%d) = %q, want %q", ns, got, want)
+		}
+	}
+	for x, want := range map[float64]string{3.14159: "3.14", 33.333: "33.3", 812.6: "813", math.Inf(1): "–"} {
+		if got := formatRate(x); got != want {
+			t.Errorf("formatRate(%v) = %q, want %q", x, got, want)
+		}
 	}
 }

@@ -173,6 +173,13 @@ func formatRate(x float64) string {
 	return strconv.FormatFloat(x, 'f', 2, 64)
 }
 
+// axisLabel formats a value on a chart's axis: its shortest form, the
+// floating-point noise of adding steps rounded away.
+func axisLabel(v float64) string {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
 // formatNS formats a latency with three significant digits.
 func formatNS(ns int64) string {
 	d := float64(ns)
@@ -350,21 +357,21 @@ func throughputChart(r *SweepResult) string {
 	}
 	step := niceStep(top*1.05, 5)
 	f.ymax = math.Ceil(top*1.05/step) * step
-	axes(&b, f, xTicks(f, ns), step, formatRate, "concurrency (client processes, log scale)", "ok operations per second")
+	axes(&b, f, xTicks(f, ns), step, axisLabel, "concurrency (client processes, log scale)", "ok operations per second")
 	items := [][2]string{{"measured", colorMeasured}}
 	if m != nil {
 		items = append(items, [2]string{"Universal Scalability Law fit", colorFit})
 		if m.Ceiling > 0 && m.Ceiling <= f.ymax {
 			fmt.Fprintf(&b, `<line class="ceiling" x1="%.1f" y1="%.2f" x2="%.1f" y2="%.2f" stroke="%s" stroke-dasharray="6 4" stroke-width="1.2"/>`,
 				sweepLeft, f.y(m.Ceiling), sweepW-sweepRight, f.y(m.Ceiling), colorFit)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.2f" text-anchor="end" font-size="12" fill="%s">ceiling %s ok/s</text>`,
-				sweepW-sweepRight-4, f.y(m.Ceiling)-5, colorFit, formatRate(m.Ceiling))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.2f" font-size="12" fill="%s">ceiling %s ok/s</text>`,
+				sweepLeft+6, f.y(m.Ceiling)-5, colorFit, formatRate(m.Ceiling))
 		}
 		if peak > 0 {
 			fmt.Fprintf(&b, `<line class="peak" x1="%.2f" y1="%.1f" x2="%.2f" y2="%.1f" stroke="%s" stroke-dasharray="3 3" stroke-width="1.2"/>`,
 				f.x(peak), sweepH-sweepBottom, f.x(peak), sweepTop, colorFit)
-			fmt.Fprintf(&b, `<text x="%.2f" y="%.1f" font-size="12" fill="%s" text-anchor="middle">N* ≈ %.1f</text>`,
-				f.x(peak), sweepH-sweepBottom-6, colorFit, peak)
+			fmt.Fprintf(&b, `<text x="%.2f" y="%.1f" font-size="12" fill="%s" text-anchor="end">N* ≈ %.1f</text>`,
+				f.x(peak)-4, sweepH-sweepBottom-6, colorFit, peak)
 		}
 		var d strings.Builder
 		for i, v := range curve {
@@ -408,7 +415,7 @@ func latencyChart(r *SweepResult) string {
 	f := newLogFrame(ns, 0, 1)
 	step := niceStep(top*1.05, 5)
 	f.ymax = math.Ceil(top*1.05/step) * step
-	axes(&b, f, xTicks(f, ns), step, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }, "concurrency (client processes, log scale)", "latency of ok operations (ms)")
+	axes(&b, f, xTicks(f, ns), step, axisLabel, "concurrency (client processes, log scale)", "latency of ok operations (ms)")
 	for _, s := range []struct {
 		name, color string
 		ns          func(SweepLevel) int64
