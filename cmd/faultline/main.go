@@ -1,6 +1,8 @@
 // Command faultline is the command-line face of the faultline test harness:
-// `faultline run` drives a test, `faultline check` re-checks a stored run,
-// `faultline list` shows the choices and `faultline version` the version.
+// `faultline run` drives a test, `faultline sweep` runs it at several
+// concurrency levels and fits the Universal Scalability Law, `faultline
+// check` re-checks a stored run, `faultline list` shows the choices and
+// `faultline version` the version.
 // Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the run or check could not
 // be carried out.
 package main
