@@ -58,12 +58,12 @@ type Sweep struct {
 	// RunCommand, when set, returns the command line recorded in the
 	// test.json of the level at concurrency n run with seed (one that
 	// repeats that level alone); nil records Test.Command.
-	RunCommand func(n int, seed int64) string `json:"-"`
+	RunCommand func(n int, seed int64) string
 	// OnLevel, when set, is called with the sweep so far and the level
 	// just ended (the one an interrupt ended included), in order, once
 	// sweep.json has been rewritten; it runs on RunSweep's goroutine and
 	// must not keep r.
-	OnLevel func(r *SweepResult, l SweepLevel) `json:"-"`
+	OnLevel func(r *SweepResult, l SweepLevel)
 }
 
 // Validate reports the first problem that would stop RunSweep before
