@@ -1,6 +1,8 @@
 // Command faultline is the command-line face of the faultline test harness:
-// `faultline run` drives a test, `faultline check` re-checks a stored run,
-// `faultline list` shows the choices and `faultline version` the version.
+// `faultline run` drives a test, `faultline sweep` runs it at several
+// concurrency levels and fits the Universal Scalability Law, `faultline
+// check` re-checks a stored run, `faultline list` shows the choices and
+// `faultline version` the version.
 // Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the run or check could not
 // be carried out.
 package main
@@ -126,8 +128,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newRun(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe())
-	root.AddCommand(newCompare())
+	root.AddCommand(newRun(), newSweep(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe(), newCompare())
 	return root
 }
 
@@ -170,12 +171,24 @@ func newRun() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	testFlags(cmd, &t, &nem)
+	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
+	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
+	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
+	return cmd
+}
+
+// testFlags defines on cmd the flags of every setting of t but its
+// concurrency, which run and sweep define each their own way; nem receives
+// --nemesis as given. run and sweep share it so that their flags stay the
+// same.
+func testFlags(cmd *cobra.Command, t *faultline.Test, nem *string) {
+	f := cmd.Flags()
 	f.StringVar(&t.Target, "target", t.Target, "system under test (see faultline list)")
 	f.StringVar(&t.Variant, "variant", t.Variant, "variant of the target")
 	f.StringVar(&t.Workload, "workload", t.Workload, "client workload")
 	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local (OS processes) or docker (containers)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
-	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
 	f.Float64Var(&t.Rate, "rate", t.Rate, "operations per second, all workers together (0: unlimited)")
 	f.DurationVar(&t.TimeLimit, "time-limit", t.TimeLimit, "how long to generate operations")
 	f.IntVar(&t.OpLimit, "op-limit", t.OpLimit, "stop after this many operations (0: no limit)")
@@ -185,7 +198,7 @@ func newRun() *cobra.Command {
 	f.StringVar(&t.Isolation, "isolation", t.Isolation, "isolation level of the target's transactions, for targets that have levels (postgres: read-committed, repeatable-read, serializable; default: the target's first)")
 	f.StringVar(&t.Store, "store", t.Store, "where the target's services keep their state, for targets that have stores (saga: embedded, postgres; default: the target's first)")
 	f.StringVar(&t.BankRule, "bank-rule", t.BankRule, "the bank workload's rule: total (money is only moved; no balance below zero) or joint (withdrawals; no pair of accounts below zero); default total")
-	f.StringVar(&nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition, latency, loss, kill, pause, client-pause (forms: faultline list), or none")
+	f.StringVar(nem, "nemesis", strings.Join(t.Nemesis, ","), "faults: comma list of partition, latency, loss, kill, pause, client-pause (forms: faultline list), or none")
 	f.Float64Var(&t.Loss, "loss", t.Loss, "share of packets the loss fault drops (docker provider)")
 	f.DurationVar(&t.NemesisInterval, "nemesis-interval", t.NemesisInterval, "length of each fault window and of the pause between windows")
 	f.Int64Var(&t.Seed, "seed", t.Seed, "random seed (0: pick one; it is recorded in test.json)")
@@ -194,9 +207,6 @@ func newRun() *cobra.Command {
 	f.Var(bytesValue{&t.CheckMemory}, "check-memory", "memory budget of the checkers (heap growth, e.g. 512MiB, 2GiB, 25%; default a quarter of this machine's memory); past it the verdict is unknown")
 	f.DurationVar(&t.StartTimeout, "start-timeout", t.StartTimeout, "time budget for the nodes to start and serve requests")
 	f.DurationVar(&t.RecoveryTimeout, "recovery-timeout", t.RecoveryTimeout, "time budget for recovery and final reads after the faults heal, and for each restarted node")
-	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
-	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
-	return cmd
 }
 
 // finish writes the outcome of a run or check: the human summary on

@@ -1,0 +1,476 @@
+package faultline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/figures"
+	"github.com/faultline/faultline/checkers/usl"
+	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/runfolder"
+)
+
+// Names in a sweep folder.
+const (
+	// SweepFile is the sweep's account: its test, each level's verdict
+	// and figures, and the fit.
+	SweepFile = "sweep.json"
+	// SweepPage is the sweep's HTML page.
+	SweepPage = "sweep.html"
+	// SweepLevelsDir is the results root of the levels' run folders,
+	// inside the sweep folder.
+	SweepLevelsDir = "levels"
+)
+
+// Figures sources of a level (SweepLevel.FiguresFrom).
+const (
+	// FiguresFromResults: the "figures" object of the level's
+	// results.json (its Availability row for figures.All).
+	FiguresFromResults = "results.json"
+	// FiguresFromHistory: measured by the sweep from the level's
+	// history.jsonl, for a results.json that has no figures.
+	FiguresFromHistory = "history.jsonl"
+)
+
+// Sweep is a contention sweep: Test run once at each concurrency level of
+// Levels, in order, with the same seed, to see how throughput and latency
+// change with the number of clients. Test.Concurrency is ignored; every
+// other setting, Test.Results included (the sweep folder goes under it),
+// applies to every level.
+type Sweep struct {
+	// Test is the test each level runs, with Concurrency set to the
+	// level's. A Seed of 0 makes RunSweep pick one seed for every level.
+	Test Test
+	// Levels are the concurrency levels, strictly increasing, each from 1
+	// to MaxConcurrency.
+	Levels []int
+	// RunCommand, when set, returns the command line recorded in the
+	// test.json of the level at concurrency n run with seed (one that
+	// repeats that level alone); nil records Test.Command.
+	RunCommand func(n int, seed int64) string
+	// OnLevel, when set, is called with the sweep so far and the level
+	// just ended (the one an interrupt ended included), in order, once
+	// sweep.json has been rewritten; it runs on RunSweep's goroutine and
+	// must not keep r.
+	OnLevel func(r *SweepResult, l SweepLevel)
+}
+
+// Validate reports the first problem that would stop RunSweep before
+// anything starts: no levels, a level below 1, levels not strictly
+// increasing (a level listed twice is named as such), or a level at which
+// Test itself is not valid (Test.Validate's error). Every error wraps
+// ErrBadInput and names the flag.
+func (s Sweep) Validate() error {
+	if len(s.Levels) == 0 {
+		return core.BadInput("--concurrency: no levels given; give a comma list such as 1,2,4,8")
+	}
+	for i, n := range s.Levels {
+		if n < 1 {
+			return core.BadInput("--concurrency: level %d is not a number of clients of at least 1", n)
+		}
+		if slices.Contains(s.Levels[:i], n) {
+			return core.BadInput("--concurrency: level %d is listed twice", n)
+		}
+		if i > 0 && n < s.Levels[i-1] {
+			return core.BadInput("--concurrency: level %d comes after %d; list the levels in increasing order", n, s.Levels[i-1])
+		}
+	}
+	for _, n := range s.Levels {
+		t := s.Test
+		t.Concurrency = n
+		if err := t.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SweepLevel is one level of a sweep: one run at one concurrency.
+type SweepLevel struct {
+	// Concurrency is the level's number of client processes.
+	Concurrency int `json:"concurrency"`
+	// RunDir is the level's run folder, relative to the sweep folder,
+	// with slashes; empty when no run folder was made.
+	RunDir string `json:"run_dir,omitempty"`
+	// Verdict is the level's verdict; empty when the level could not be
+	// carried out to its end (see Error).
+	Verdict Verdict `json:"verdict,omitempty"`
+	// ExitCode is what `faultline run` would have exited with for this
+	// level: 0, 1, 2, or 3 when it could not be carried out.
+	ExitCode int `json:"exit_code"`
+	// Interrupted is true for the level an interrupt ended.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Error is why the level could not be carried out to its end.
+	Error string `json:"error,omitempty"`
+	// FiguresFrom says where Figures come from: FiguresFromResults or
+	// FiguresFromHistory; empty when there are none.
+	FiguresFrom string `json:"figures_from,omitempty"`
+	// Figures are the level's figures over its whole load phase (the
+	// figures.All row): operations, their outcomes, ok throughput and ok
+	// latency percentiles.
+	Figures *figures.Period `json:"figures,omitempty"`
+}
+
+// Ended reports whether the level ran to its end with a verdict, which
+// makes its figures count in the fit.
+func (l SweepLevel) Ended() bool { return l.Verdict != "" && l.Error == "" }
+
+// OKPerSec is the level's throughput of ok operations (0 without
+// figures).
+func (l SweepLevel) OKPerSec() float64 {
+	if l.Figures == nil {
+		return 0
+	}
+	return l.Figures.OKPerSec
+}
+
+// SweepResult is the outcome of a sweep, and the content of sweep.json.
+type SweepResult struct {
+	// Verdict combines the verdicts of the levels that ended: invalid
+	// beats unknown beats valid; unknown when none ended.
+	Verdict Verdict `json:"verdict"`
+	// ExitCode is the sweep's exit code: the Verdict's (0, 1, 2), or 3
+	// when a level could not be carried out, when the sweep was
+	// interrupted, and while it is still running.
+	ExitCode int `json:"exit_code"`
+	// Dir is the sweep folder, <results>/<target>-<workload>-sweep/<UTC
+	// time>/, as Test.Results names it.
+	Dir string `json:"dir"`
+	// Test is the test of every level (its Concurrency 0: each level has
+	// its own), with the seed used.
+	Test Test `json:"test"`
+	// Concurrency lists the levels asked for, in order.
+	Concurrency []int `json:"concurrency"`
+	// Levels holds the levels run so far, in order.
+	Levels []SweepLevel `json:"levels"`
+	// Fit is the Universal Scalability Law fitted to the ok throughput of
+	// the levels in FitLevels; nil when it could not be fitted (FitError
+	// says why).
+	Fit *usl.Model `json:"fit,omitempty"`
+	// FitLevels are the concurrencies whose throughput was fitted: the
+	// levels that ended with some ok throughput.
+	FitLevels []int `json:"fit_levels,omitempty"`
+	// FitError is why there is no fit.
+	FitError string `json:"fit_error,omitempty"`
+	// Complete is true once every level has ended.
+	Complete bool `json:"complete"`
+	// Interrupted is true when an interrupt (SIGINT, SIGTERM) ended the
+	// sweep; the levels done are kept.
+	Interrupted bool `json:"interrupted"`
+	// Error is why the sweep could not be carried out to its end.
+	Error string `json:"error,omitempty"`
+	// Errors lists problems met along the way that did not stop the
+	// sweep (figures that could not be read).
+	Errors []string `json:"errors,omitempty"`
+	// Start and End are the sweep's wall-clock times (End absent while it
+	// runs); DurationNS its length so far.
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end,omitzero"`
+	DurationNS int64     `json:"duration_ns"`
+}
+
+// RunSweep runs s: it validates every level first (bad input before
+// anything is made), creates the sweep folder under s.Test.Results, then
+// calls Run at each level in order with the level's run folder under the
+// sweep folder's levels/ (so the sweep folder holds everything), and
+// rewrites sweep.json and sweep.html after each level, so that a sweep
+// killed mid-way keeps what it did. A level that cannot be carried out
+// ends the sweep (an error naming the level). When ctx ends, the level in
+// progress ends as Run ends it (its folder kept), sweep.json and the page
+// are written with Interrupted set, and the error wraps ErrInterrupted.
+// The result is non-nil once the sweep folder exists.
+func RunSweep(ctx context.Context, s Sweep) (*SweepResult, error) {
+	return runSweep(ctx, s, Run)
+}
+
+// runSweep is RunSweep with runLevel in Run's place.
+func runSweep(ctx context.Context, s Sweep, runLevel func(context.Context, Test) (*Result, error)) (*SweepResult, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	t := s.Test
+	tg, err := t.target()
+	if err != nil {
+		return nil, err
+	}
+	t.Target = tg.Name()
+	if t.Seed == 0 {
+		t.Seed = rand.Int64N(1<<53-1) + 1
+	}
+	t.Version = Version
+	start := time.Now()
+	dir, err := newSweepDir(t.Results, t.Target, t.Workload, start)
+	if err != nil {
+		return nil, err
+	}
+	recorded := t
+	recorded.Concurrency = 0
+	res := &SweepResult{Verdict: Unknown, ExitCode: 3, Dir: dir, Test: recorded,
+		Concurrency: slices.Clone(s.Levels), Levels: []SweepLevel{}, Start: start}
+	if err := res.write(); err != nil {
+		return res, err
+	}
+	return res, res.run(ctx, s, t, runLevel)
+}
+
+// run runs the levels of s, each a copy of t at its concurrency through
+// runLevel (Run, or a stand-in in tests), rewriting sweep.json and the
+// page after each, and then writes the outcome. It returns the error that
+// ended the sweep.
+func (r *SweepResult) run(ctx context.Context, s Sweep, t Test, runLevel func(context.Context, Test) (*Result, error)) error {
+	var runErr error
+	for _, n := range s.Levels {
+		if ctx.Err() != nil {
+			runErr = fmt.Errorf("sweep %w before concurrency %d (%d of %d levels done)", ErrInterrupted, n, len(r.Levels), len(s.Levels))
+			break
+		}
+		lt := t
+		lt.Concurrency = n
+		lt.Results = filepath.Join(r.Dir, SweepLevelsDir)
+		if s.RunCommand != nil {
+			lt.Command = s.RunCommand(n, t.Seed)
+		}
+		res, err := runLevel(ctx, lt)
+		lvl := r.addLevel(lt, res, err)
+		werr := r.write()
+		if s.OnLevel != nil {
+			s.OnLevel(r, lvl)
+		}
+		if err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				runErr = fmt.Errorf("sweep %w at concurrency %d (%d of %d levels done)", ErrInterrupted, n, len(r.Levels)-1, len(s.Levels))
+			} else {
+				runErr = fmt.Errorf("concurrency %d: %w", n, err)
+			}
+			break
+		}
+		if werr != nil {
+			runErr = werr
+			break
+		}
+	}
+	r.Complete = runErr == nil
+	r.Interrupted = errors.Is(runErr, ErrInterrupted)
+	r.End = time.Now()
+	var vs []Verdict
+	for _, l := range r.Levels {
+		if l.Ended() {
+			vs = append(vs, l.Verdict)
+		}
+	}
+	if len(vs) > 0 {
+		r.Verdict = core.Combine(vs...)
+	}
+	r.ExitCode = r.Verdict.ExitCode()
+	if runErr != nil {
+		r.ExitCode, r.Error = 3, runErr.Error()
+	}
+	if err := r.write(); err != nil && runErr == nil {
+		r.ExitCode, r.Error, runErr = 3, err.Error(), err
+	}
+	return runErr
+}
+
+// addLevel records the level t that Run ended with res and err: its
+// verdict or error, its run folder and its figures; then it fits again.
+func (r *SweepResult) addLevel(t Test, res *Result, err error) SweepLevel {
+	lvl := SweepLevel{Concurrency: t.Concurrency, ExitCode: 3}
+	switch {
+	case err == nil && res != nil:
+		lvl.Verdict, lvl.ExitCode = res.Verdict, res.Verdict.ExitCode()
+	case errors.Is(err, ErrInterrupted):
+		lvl.Interrupted, lvl.Error = true, err.Error()
+	case err != nil:
+		lvl.Error = err.Error()
+	}
+	if res != nil && res.Dir != "" {
+		if rel, rerr := filepath.Rel(r.Dir, res.Dir); rerr == nil {
+			lvl.RunDir = filepath.ToSlash(rel)
+		} else {
+			lvl.RunDir = filepath.ToSlash(res.Dir)
+		}
+		p, from, ferr := LevelFigures(res.Dir, t)
+		switch {
+		case ferr == nil:
+			lvl.Figures, lvl.FiguresFrom = p, from
+		case !errors.Is(ferr, fs.ErrNotExist):
+			r.Errors = append(r.Errors, fmt.Sprintf("concurrency %d: figures: %v", t.Concurrency, ferr))
+		}
+	}
+	r.Levels = append(r.Levels, lvl)
+	r.refit()
+	return lvl
+}
+
+// refit fits the Universal Scalability Law to the levels that ended with
+// some ok throughput.
+func (r *SweepResult) refit() {
+	r.Fit, r.FitLevels, r.FitError = nil, nil, ""
+	var pts []usl.Point
+	for _, l := range r.Levels {
+		if l.Ended() && l.OKPerSec() > 0 {
+			pts = append(pts, usl.Point{N: float64(l.Concurrency), X: l.OKPerSec()})
+			r.FitLevels = append(r.FitLevels, l.Concurrency)
+		}
+	}
+	m, err := usl.Fit(pts)
+	if err != nil {
+		r.FitError = err.Error()
+		return
+	}
+	r.Fit = &m
+}
+
+// write writes sweep.json and sweep.html, each atomically.
+func (r *SweepResult) write() error {
+	if r.End.IsZero() {
+		r.DurationNS = int64(time.Since(r.Start))
+	} else {
+		r.DurationNS = int64(r.End.Sub(r.Start))
+	}
+	f := &runfolder.Run{Dir: r.Dir}
+	if err := f.WriteJSON(SweepFile, r); err != nil {
+		return err
+	}
+	page, err := r.Page()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", SweepPage, err)
+	}
+	return f.WriteFile(SweepPage, page)
+}
+
+// newSweepDir creates <root>/<target>-<workload>-sweep/<UTC time>/, named
+// as run folders are (runfolder.TimestampFormat, -2, -3, … for a second
+// sweep in the same millisecond).
+func newSweepDir(root, target, workload string, now time.Time) (string, error) {
+	name := target + "-" + workload + "-sweep"
+	if !filepath.IsLocal(name) || filepath.Base(name) != name {
+		return "", core.BadInput("sweep folder: target %q and workload %q must be plain names", target, workload)
+	}
+	parent := filepath.Join(root, name)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create sweep folder: %w", err)
+	}
+	base := now.UTC().Format(runfolder.TimestampFormat)
+	for n := 1; n <= 1000; n++ {
+		dir := filepath.Join(parent, base)
+		if n > 1 {
+			dir += "-" + strconv.Itoa(n)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("create sweep folder: %w", err)
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("create sweep folder: too many sweeps named %s in %s", base, parent)
+}
+
+// LevelFigures returns the figures of the run folder dir over its whole
+// load phase, and where they come from: the figures.All row of its
+// results.json when it has one (FiguresFromResults), else measured from
+// its history.jsonl (FiguresFromHistory) as HistoryFigures does, with t
+// the level's test. A folder with neither gives an error wrapping
+// fs.ErrNotExist.
+func LevelFigures(dir string, t Test) (*figures.Period, string, error) {
+	res, err := runfolder.ReadResults(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	if res != nil && res.Figures != nil {
+		for _, p := range res.Figures.Availability {
+			if p.Period == figures.All && p.Side == "" {
+				return &p, FiguresFromResults, nil
+			}
+		}
+	}
+	h, err := history.ReadFile(filepath.Join(dir, runfolder.HistoryFile), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := HistoryFigures(h, t.TimeLimit, t.OpLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, FiguresFromHistory, nil
+}
+
+// HistoryFigures measures a run's figures over its load phase from its
+// history alone, for a results.json without figures. The history does not
+// mark where the workers stopped and the final reads began, so the load
+// phase is taken to start at the first client invocation and to last
+// timeLimit, or less when the history ends sooner (an interrupted run); it
+// holds the operations invoked within it, at most the first opLimit when
+// opLimit > 0. OKPerSec is their ok count over that duration, and P50NS,
+// P99NS and MaxNS nearest-rank percentiles of the ok operations'
+// latencies. A history that does not pair (checkers.Pair) gives its error.
+func HistoryFigures(h History, timeLimit time.Duration, opLimit int) (*figures.Period, error) {
+	ops, err := checkers.Pair(h)
+	if err != nil {
+		return nil, err
+	}
+	p := &figures.Period{Period: figures.All}
+	if len(ops) == 0 {
+		return p, nil
+	}
+	t0 := ops[0].Start
+	loadEnd := t0 + int64(timeLimit)
+	last := t0
+	var lat []int64
+	for i, op := range ops {
+		if op.Start >= loadEnd || (opLimit > 0 && i >= opLimit) {
+			break
+		}
+		p.Ops++
+		switch op.Type {
+		case core.OK:
+			p.OK++
+			lat = append(lat, op.End-op.Start)
+		case core.Fail:
+			p.Fail++
+		default:
+			p.Info++
+		}
+		last = max(last, op.Start, op.End)
+	}
+	p.DurationNS = min(loadEnd, last) - t0
+	if p.Ops > 0 {
+		p.OKShare = float64(p.OK) / float64(p.Ops)
+		p.FailShare = float64(p.Fail) / float64(p.Ops)
+		p.InfoShare = float64(p.Info) / float64(p.Ops)
+	}
+	if p.DurationNS > 0 {
+		p.OKPerSec = float64(p.OK) / (float64(p.DurationNS) / 1e9)
+	}
+	slices.Sort(lat)
+	p.P50NS, p.P99NS = nearestRank(lat, 0.50), nearestRank(lat, 0.99)
+	if len(lat) > 0 {
+		p.MaxNS = lat[len(lat)-1]
+	}
+	return p, nil
+}
+
+// nearestRank returns the q-quantile of sorted by the nearest-rank method
+// (the smallest value with at least q of the values at or below it); 0
+// for no values.
+func nearestRank(sorted []int64, q float64) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
