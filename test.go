@@ -99,11 +99,33 @@ type Test struct {
 	// (empty: the running executable when static, else a build of the
 	// module's source).
 	NodeBinary string `json:"-"`
+	// Compose names the running Docker Compose stack whose containers are
+	// the nodes, for the compose provider (a test file sets it); nil
+	// otherwise.
+	Compose *ComposeStack `json:"-"`
 	// System is the target itself, for a target defined outside the CLI's
 	// registry (a Go test's own); when set, Target may stay empty or must
 	// name it. Programs and test binaries that run a System with Go roles
 	// on the local provider pass it to NodeMain.
 	System targets.Target `json:"-"`
+}
+
+// ComposeStack is a user's running Docker Compose stack as the compose
+// provider sees it. faultline never creates or removes its containers: it
+// finds them by Compose's labels (com.docker.compose.project and
+// com.docker.compose.service, set by Compose v1 and v2 alike), and at the
+// end, on error and on signals leaves them running, unpaused and without
+// its rules.
+type ComposeStack struct {
+	// Project is the Compose project name.
+	Project string `json:"project"`
+	// Services lists the services whose containers are nodes, in cluster
+	// order. A node is named after its service, or service-N (Compose's
+	// container number) when the service has several containers; its
+	// role is the service. Its client address (targets.Endpoint.Addr) is
+	// the container's IP address on the project's network, without a
+	// port: the clients the test file describes add their own.
+	Services []string `json:"services"`
 }
 
 // DefaultTest returns the embedded default: demo-kv (unsafe) with the
