@@ -314,9 +314,9 @@ func testKey(t *testing.T, h core.History) *keyJob {
 // checks that every invalid verdict comes with a certificate and a full
 // order for the visualization.
 func TestUniqueDecisionAgreesWithPorcupine(t *testing.T) {
-	count := 20000
+	count := 40000
 	if testing.Short() {
-		count = 2000
+		count = 4000
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	m := testRegister{}

@@ -84,9 +84,9 @@ func keyDetails(t testing.TB, res core.CheckResult) checkers.KeyDetails {
 // algorithm, and by porcupine alone on the unreduced operations. The
 // verdicts must agree on every one.
 func TestUniqueValuesAgreeWithPorcupine(t *testing.T) {
-	small, medium := 30000, 1500
+	small, medium := 40000, 2000
 	if testing.Short() {
-		small, medium = 3000, 150
+		small, medium = 4000, 200
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	counts := map[core.Verdict]int{}
@@ -522,12 +522,10 @@ func BenchmarkUniqueValues(b *testing.B) {
 }
 
 // TestBigHistoriesDecidedFast checks the benchmark's histories once each:
-// every one decided right, by the unique-values algorithm, well within a
-// second.
+// every one decided right, by the unique-values algorithm, within a second
+// (they take a few tens of milliseconds; porcupine cannot decide several
+// of them in 40 s).
 func TestBigHistoriesDecidedFast(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates 21,000 operations")
-	}
 	for _, spec := range bigSpecs {
 		h := bigHistory(spec)
 		start := time.Now()
@@ -544,7 +542,7 @@ func TestBigHistoriesDecidedFast(t *testing.T) {
 		if res.Verdict != want || kd.Algorithm != checkers.AlgorithmUniqueValues {
 			t.Fatalf("%s: verdict %s by %s, want %s by unique-values: %s", spec.name(), res.Verdict, kd.Algorithm, want, res.Summary)
 		}
-		if elapsed > 5*time.Second {
+		if elapsed > time.Second {
 			t.Errorf("%s took %v", spec.name(), elapsed)
 		}
 		// Every skipped operation is an indeterminate read.
