@@ -176,11 +176,11 @@ func TestUniqueValuesKnownAnswers(t *testing.T) {
 	}{
 		{"indeterminate writes and cas, some seen, some not", func(b *rb) {
 			b.write(0, 1)
-			b.infoCAS(1, 1, 2)  // took effect: 2 is read
-			b.infoWrite(2, 3)   // never seen
-			b.read(3, int64(2)) // events 6, 7
-			b.openWrite(4, 4)   // never completed, seen below
-			b.infoCAS(5, 2, 5)  // cannot have taken effect after 4... or could before it
+			b.infoCAS(1, 1, 2) // took effect: 2 is read
+			b.infoWrite(2, 3)  // never seen: left out
+			b.read(3, int64(2))
+			b.openWrite(4, 4)  // never completed, took effect: 4 is read
+			b.infoCAS(5, 2, 5) // never seen: left out
 			b.read(3, int64(4))
 			b.failCAS(6, 4, 6)
 			b.read(3, int64(4))
