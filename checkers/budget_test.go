@@ -60,7 +60,7 @@ func TestTinyMemoryBudgetMakesBigSearchUnknown(t *testing.T) {
 	defer cancel()
 	mctx, stop := checkers.WithMemoryBudget(ctx, 16<<20)
 	defer stop()
-	res, err := checkers.Linearizable(mctx, h, register.Model{}, checkers.LinearizabilityOptions{})
+	res, err := checkers.Linearizable(mctx, h, searchOnly{register.Model{}}, checkers.LinearizabilityOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +82,10 @@ func TestMemoryBudgetLeavesSmallChecksAlone(t *testing.T) {
 	}
 }
 
-// cancellingModel is the register model that cancels a context once the
-// search has taken a thousand steps.
+// cancellingModel is the register model (without its UniqueRegister
+// side) that cancels a context once the search has taken a thousand steps.
 type cancellingModel struct {
-	register.Model
+	checkers.Model
 	steps  *atomic.Int64
 	cancel context.CancelFunc
 }
@@ -101,7 +101,7 @@ func TestInterruptedCheckSaysSo(t *testing.T) {
 	h := hardHistory(nil, "k0", 40)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m := cancellingModel{steps: new(atomic.Int64), cancel: cancel}
+	m := cancellingModel{Model: register.Model{}, steps: new(atomic.Int64), cancel: cancel}
 	res, err := checkers.Linearizable(ctx, h, m, checkers.LinearizabilityOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +111,9 @@ func TestInterruptedCheckSaysSo(t *testing.T) {
 	}
 }
 
-// crashingModel is the register model with a Step that panics on a read
-// of -1, which only hardHistory has.
-type crashingModel struct{ register.Model }
+// crashingModel is the register model (without its UniqueRegister side)
+// with a Step that panics on a read of -1, which only hardHistory has.
+type crashingModel struct{ checkers.Model }
 
 func (m crashingModel) Step(s, in, out any) (bool, any) {
 	if m.DescribeOperation(in, out) == "read returned -1" {
@@ -135,7 +135,7 @@ func TestModelPanicIsACrashNotAVerdict(t *testing.T) {
 			}
 			crash = c
 		}()
-		res, err := checkers.Linearizable(context.Background(), h, crashingModel{}, checkers.LinearizabilityOptions{Workers: 2})
+		res, err := checkers.Linearizable(context.Background(), h, crashingModel{register.Model{}}, checkers.LinearizabilityOptions{Workers: 2})
 		t.Fatalf("a crashing model gave verdict %s (%v)", res.Verdict, err)
 	}()
 	if crash.Key != "k9" || !strings.Contains(crash.Error(), "assignment to entry in nil map") || len(crash.Stack) == 0 ||
@@ -150,7 +150,7 @@ func TestModelPanicIsACrashNotAVerdict(t *testing.T) {
 func BenchmarkLinearizableSearch(b *testing.B) {
 	h := hardHistory(nil, "k0", 13)
 	for b.Loop() {
-		res, err := checkers.Linearizable(context.Background(), h, register.Model{}, checkers.LinearizabilityOptions{})
+		res, err := checkers.Linearizable(context.Background(), h, searchOnly{register.Model{}}, checkers.LinearizabilityOptions{})
 		if err != nil || res.Verdict != core.Invalid {
 			b.Fatalf("verdict %s (%v)", res.Verdict, err)
 		}

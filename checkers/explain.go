@@ -50,7 +50,11 @@ func explain(ctx context.Context, m Model, j *keyJob, info porcupine.Linearizati
 			Events:      events,
 		}
 	}
+	return describeStuck(m, j, sp)
+}
 
+// describeStuck phrases the anomaly of key j from its stuck point.
+func describeStuck(m Model, j *keyJob, sp stuckPoint) core.Anomaly {
 	// Name the states in natural order of their descriptions.
 	order := make([]int, len(sp.states))
 	names := make([]string, len(sp.states))

@@ -131,6 +131,9 @@ type KeyDetails struct {
 	// open interval it closed.
 	Dropped int `json:"dropped,omitempty"`
 	Closed  int `json:"closed,omitempty"`
+	// Algorithm names what decided the key: AlgorithmUniqueValues or
+	// AlgorithmPorcupine.
+	Algorithm string `json:"algorithm"`
 	// ElapsedMS is how long the key's check took, in milliseconds.
 	ElapsedMS float64 `json:"elapsed_ms"`
 	// Visualization names the key's visualization file in the run folder,
@@ -152,6 +155,9 @@ type keyJob struct {
 	detail KeyDetails            // counts filled while grouping
 	out    keyOutcome            // filled by the worker
 	info   porcupine.LinearizationInfo
+	// guide is, for an invalid key the unique-values algorithm decided,
+	// the order its visualization follows.
+	guide []int
 }
 
 // keyOutcome is the verdict on one key.
@@ -184,10 +190,12 @@ func (c *Crash) Error() string {
 
 // Linearizable checks that the client operations of h are linearizable
 // under m, key by key: each key is checked on its own with porcupine, by a
-// pool of at most GOMAXPROCS workers sharing ctx. A key whose check runs
-// past ctx's deadline (or is cancelled) is unknown, never valid. The
-// verdict is invalid if any key is invalid, else unknown if any key is
-// unknown, else valid.
+// pool of at most GOMAXPROCS workers sharing ctx. When m is a
+// UniqueRegister and a key installs every value at most once, the key is
+// decided without search instead (KeyDetails.Algorithm says which). A
+// key whose check runs past ctx's deadline (or is cancelled) is unknown,
+// never valid. The verdict is invalid if any key is invalid, else unknown
+// if any key is unknown, else valid.
 //
 // Failed operations are left out (they certainly did not take effect).
 // Indeterminate operations (info, or an invocation that never completed)
@@ -199,7 +207,10 @@ func (c *Crash) Error() string {
 // operation that no order consistent with real time can place and the
 // states the key can hold while that operation runs; its Events are the
 // history indices of that operation and of the operations that set those
-// states. When opts.Dir is set, a porcupine visualization of each such key
+// states. A key decided by the unique-values algorithm gets that
+// description when it is quick to find, and otherwise the algorithm's
+// own: the few operations that cannot be ordered and why, with their
+// events. When opts.Dir is set, a porcupine visualization of each such key
 // (up to ten keys) is written into it as linearizability-<key>.html and
 // listed in Files; a failure to write one is reported in the details, not
 // as an error. Details is a *LinearizabilityDetails.
@@ -234,7 +245,7 @@ func Linearizable(ctx context.Context, h core.History, m Model, opts Linearizabi
 	}
 	res := compose(jobs)
 	if opts.Dir != "" {
-		writeVisualizations(h, base, jobs, opts.Dir, &res)
+		writeVisualizations(h, m, base, jobs, opts.Dir, &res)
 	}
 	return res, nil
 }
@@ -403,10 +414,18 @@ func checkKeySafely(ctx context.Context, m Model, base porcupine.Model, j *keyJo
 	checkKey(ctx, m, base, j)
 }
 
-// checkKey runs porcupine on one key under ctx and records the outcome.
+// checkKey decides one key under ctx, with the unique-values algorithm
+// where it applies and porcupine otherwise, and records the outcome.
 func checkKey(ctx context.Context, m Model, base porcupine.Model, j *keyJob) {
 	start := time.Now()
 	defer func() { j.out.elapsed = time.Since(start) }()
+	var unique *uniqueKey
+	j.detail.Algorithm = AlgorithmPorcupine
+	if ur, ok := m.(UniqueRegister); ok {
+		if unique, ok = prepareUnique(m, ur, j); ok {
+			j.detail.Algorithm = AlgorithmUniqueValues
+		}
+	}
 	if len(j.pops) == 0 {
 		j.out.verdict = core.Valid
 		return
@@ -415,6 +434,12 @@ func checkKey(ctx context.Context, m Model, base porcupine.Model, j *keyJob) {
 	if ctx.Err() != nil {
 		j.out.stopped = context.Cause(ctx)
 		return
+	}
+	if unique != nil {
+		if checkUnique(ctx, m, unique, j) {
+			return
+		}
+		j.detail.Algorithm = AlgorithmPorcupine
 	}
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
@@ -528,7 +553,7 @@ func compose(jobs []*keyJob) core.CheckResult {
 
 // writeVisualizations writes porcupine's view of each invalid key into dir
 // and records the files in res.
-func writeVisualizations(h core.History, base porcupine.Model, jobs []*keyJob, dir string, res *core.CheckResult) {
+func writeVisualizations(h core.History, m Model, base porcupine.Model, jobs []*keyJob, dir string, res *core.CheckResult) {
 	d := res.Details.(*LinearizabilityDetails)
 	notes := nemesisAnnotations(h)
 	used := make(map[string]bool)
@@ -538,9 +563,12 @@ func writeVisualizations(h core.History, base porcupine.Model, jobs []*keyJob, d
 			continue
 		}
 		name := visualizationName(j.key, used)
-		info := j.info
+		model, info := base, j.info
+		if j.guide != nil {
+			model, info = guidedInfo(m, base, j)
+		}
 		info.AddAnnotations(notes)
-		if err := visualize(base, info, filepath.Join(dir, name)); err != nil {
+		if err := visualize(model, info, filepath.Join(dir, name)); err != nil {
 			if d.VisualizationError == "" {
 				d.VisualizationError = fmt.Sprintf("write %s: %v", name, err)
 			}

@@ -359,6 +359,31 @@ func (Model) DescribeState(s any) string {
 	return strconv.FormatInt(st.v, 10)
 }
 
+var _ checkers.UniqueRegister = Model{}
+
+// RegisterOp describes an operation in the model's states for the
+// checker's unique-values algorithm: a read returns the state it saw
+// (absent for nil), a write sets its value, and a cas [old, new] expects
+// old and sets new. Since the workload writes every value once, its keys
+// are decided without search. ok is false for an input Operation did not
+// make.
+func (Model) RegisterOp(in, out any) (checkers.RegisterOp, bool) {
+	i, ok1 := in.(input)
+	o, ok2 := out.(output)
+	if !ok1 || !ok2 {
+		return checkers.RegisterOp{}, false
+	}
+	switch i.f {
+	case Read:
+		return checkers.RegisterOp{Kind: checkers.RegisterRead, Value: state{present: o.present, v: o.v}}, true
+	case Write:
+		return checkers.RegisterOp{Kind: checkers.RegisterWrite, Value: state{present: true, v: i.arg}}, true
+	case CAS:
+		return checkers.RegisterOp{Kind: checkers.RegisterCAS, Value: state{present: true, v: i.new}, Old: state{present: true, v: i.arg}}, true
+	}
+	return checkers.RegisterOp{}, false
+}
+
 var _ checkers.Reducer = Model{}
 
 // Reduce uses the uniqueness of written values to tame indeterminate
