@@ -16,7 +16,6 @@ import (
 	"github.com/faultline/faultline/results/compare"
 	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/runfolder"
-	"github.com/faultline/faultline/workloads"
 )
 
 // Comparison is two or more runs side by side (package results/compare
@@ -40,11 +39,10 @@ type ComparedRun = compare.Run
 // Each run must have a results.json. A run's figures are results.json's
 // "figures"; a run written before they were measured has them computed
 // from its history.jsonl instead (decoded through the workload test.json
-// names, register by default), its load phase taken to end at its first
-// client invocation plus test.json's time limit (or at its op_limit-th
-// invocation when that comes first), and a note says so. A history that
-// cannot be read leaves the figures nil, with a note; it does not stop
-// the comparison.
+// names, register by default) by figures.FromHistory with test.json's
+// time limit and op limit, and a note says so. A history that cannot be
+// read, or whose operations do not pair, leaves the figures nil, with a
+// note; it does not stop the comparison.
 //
 // Errors wrap core.ErrBadInput, one line naming the argument, for fewer
 // than two arguments, an argument that does not exist or is no run
@@ -257,7 +255,7 @@ func readComparedRun(arg, dir string) (*ComparedRun, error) {
 		}
 		r.Notes = append(r.Notes, note)
 	}
-	r.All = compare.AllRow(r.Figures)
+	r.All = r.Figures.AllRow()
 	return r, nil
 }
 
@@ -274,8 +272,9 @@ func withoutSamples(f *figures.Figures) *figures.Figures {
 }
 
 // historyFigures computes the figures of the run folder dir from its
-// history, for a results.json without them; it returns nil and why when
-// it cannot, else the figures and a note saying where they came from.
+// history, for a results.json without them (figures.FromHistory, with
+// the workload's staleness); it returns nil and why when it cannot, else
+// the figures and a note saying where they came from.
 func historyFigures(dir string, t Test) (*figures.Figures, string) {
 	name := t.Workload
 	if name == "" {
@@ -289,58 +288,20 @@ func historyFigures(dir string, t Test) (*figures.Figures, string) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Sprintf("no figures: %s has none and there is no %s", runfolder.ResultsFile, runfolder.HistoryFile)
 	}
+	if err == nil && len(h) == 0 {
+		return nil, fmt.Sprintf("no figures: %s has none and the history is empty", runfolder.ResultsFile)
+	}
+	var f *figures.Figures
+	if err == nil {
+		// A history whose operations do not pair cannot be measured.
+		f, err = figures.FromHistory(h, t.TimeLimit, t.OpLimit)
+	}
 	if err != nil {
 		return nil, "no figures: " + runfolder.ResultsFile + " has none and the history cannot be read: " + cutText(strings.Join(strings.Fields(err.Error()), " "))
 	}
-	if len(h) == 0 {
-		return nil, fmt.Sprintf("no figures: %s has none and the history is empty", runfolder.ResultsFile)
-	}
-	opts := figures.Options{LoadEnd: estimateLoadEnd(h, t.TimeLimit, t.OpLimit)}
-	f := figures.Compute(h, opts)
-	if s, ok := wl.(workloads.Staler); ok {
-		f.Staleness = s.Staleness(h, opts)
-	} else if wl.Name() == "register" {
-		f.Staleness = figures.RegisterStaleness(h, opts)
-	}
+	withStaleness(wl, h, f)
 	return f, fmt.Sprintf("figures computed from %s (%s has none), the load phase taken to end at %s",
-		runfolder.HistoryFile, runfolder.ResultsFile, time.Duration(opts.LoadEnd).Round(time.Millisecond))
-}
-
-// estimateLoadEnd estimates when the workers of a stored run stopped, for a run
-// whose results.json does not say (figures.Options.LoadEnd): its first
-// client invocation plus timeLimit, or its opLimit-th client invocation
-// when that comes first (the workers issue exactly opLimit operations;
-// the final reads follow), never past its last event. Zero limits are
-// not used; with neither, and for a history without client operations,
-// it is the last event's time.
-func estimateLoadEnd(h History, timeLimit time.Duration, opLimit int) int64 {
-	if len(h) == 0 {
-		return 0
-	}
-	last := h[len(h)-1].Time
-	var first, nth int64 = -1, -1
-	invokes := 0
-	for _, e := range h {
-		if e.Process == NemesisProcess || e.Type != Invoke {
-			continue
-		}
-		invokes++
-		if first < 0 {
-			first = e.Time
-		}
-		if invokes == opLimit {
-			nth = e.Time
-			break
-		}
-	}
-	end := last
-	if first >= 0 && timeLimit > 0 {
-		end = min(end, first+int64(timeLimit))
-	}
-	if nth >= 0 {
-		end = min(end, nth)
-	}
-	return end
+		runfolder.HistoryFile, runfolder.ResultsFile, time.Duration(f.LoadEndNS).Round(time.Millisecond))
 }
 
 // unwrapPathError drops the operation and path of a *fs.PathError, which

@@ -284,6 +284,22 @@ func TestCompareComputesMissingFiguresFromHistory(t *testing.T) {
 		t.Errorf("old run: %+v", r)
 	}
 
+	// A history whose completion has no invocation gives no figures,
+	// and a note says why (the reader refuses it).
+	if err := os.WriteFile(filepath.Join(old, "history.jsonl"),
+		[]byte(`{"index":0,"time":3000000,"process":0,"type":"ok","f":"write","key":"k0","value":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = faultline.Compare([]string{safe, old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Runs[1]; r.Figures != nil || r.FiguresFrom != "" || r.All != nil || len(r.Notes) != 1 ||
+		!strings.HasPrefix(r.Notes[0], "no figures: results.json has none and the history cannot be read: ") ||
+		!strings.HasSuffix(r.Notes[0], `process 0 completes "write" (ok) without an open invocation`) {
+		t.Errorf("unpaired history: figures %+v from %q, notes %q", r.Figures, r.FiguresFrom, r.Notes)
+	}
+
 	// Without a history there are no figures, and a note says why; the
 	// comparison is still made.
 	if err := os.Remove(filepath.Join(old, "history.jsonl")); err != nil {

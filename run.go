@@ -54,12 +54,18 @@ type Result struct {
 // since the run started; 0 when not known), with the staleness of its
 // reads when wl is a workloads.Staler.
 func measure(wl workloads.Workload, h History, loadEnd int64) *figures.Figures {
-	opts := figures.Options{LoadEnd: loadEnd}
-	fig := figures.Compute(h, opts)
-	if s, ok := wl.(workloads.Staler); ok {
-		fig.Staleness = s.Staleness(h, opts)
-	}
+	fig := figures.Compute(h, figures.Options{LoadEnd: loadEnd})
+	withStaleness(wl, h, fig)
 	return fig
+}
+
+// withStaleness sets fig.Staleness to the staleness of h's reads over
+// fig's load phase (ending at fig.LoadEndNS) when wl is a
+// workloads.Staler, and leaves it alone otherwise.
+func withStaleness(wl workloads.Workload, h History, fig *figures.Figures) {
+	if s, ok := wl.(workloads.Staler); ok {
+		fig.Staleness = s.Staleness(h, figures.Options{LoadEnd: fig.LoadEndNS})
+	}
 }
 
 // Run carries out one test: it starts the cluster, drives the workload

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/checkers/usl"
 	"github.com/faultline/faultline/core"
@@ -382,95 +380,38 @@ func newSweepDir(root, target, workload string, now time.Time) (string, error) {
 
 // LevelFigures returns the figures of the run folder dir over its whole
 // load phase, and where they come from: the figures.All row of its
-// results.json when it has one (FiguresFromResults), else measured from
-// its history.jsonl (FiguresFromHistory) as HistoryFigures does, with t
-// the level's test. A folder with neither gives an error wrapping
-// fs.ErrNotExist.
+// results.json when it has one (FiguresFromResults), else the figures.All
+// row measured from its history.jsonl (FiguresFromHistory) as
+// figures.FromHistory measures a stored run, with t the level's test. A
+// folder with neither gives an error wrapping fs.ErrNotExist; a history
+// whose operations do not pair, an error wrapping ErrBadInput.
 func LevelFigures(dir string, t Test) (*figures.Period, string, error) {
 	res, err := runfolder.ReadResults(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, "", err
 	}
-	if res != nil && res.Figures != nil {
-		for _, p := range res.Figures.Availability {
-			if p.Period == figures.All && p.Side == "" {
-				return &p, FiguresFromResults, nil
-			}
+	if res != nil {
+		if p := res.Figures.AllRow(); p != nil {
+			return p, FiguresFromResults, nil
 		}
 	}
 	h, err := history.ReadFile(filepath.Join(dir, runfolder.HistoryFile), nil)
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := HistoryFigures(h, t.TimeLimit, t.OpLimit)
+	p, err := historyLevelFigures(h, t)
 	if err != nil {
 		return nil, "", err
 	}
 	return p, FiguresFromHistory, nil
 }
 
-// HistoryFigures measures a run's figures over its load phase from its
-// history alone, for a results.json without figures. The history does not
-// mark where the workers stopped and the final reads began, so the load
-// phase is taken to start at the first client invocation and to last
-// timeLimit, or less when the history ends sooner (an interrupted run); it
-// holds the operations invoked within it, at most the first opLimit when
-// opLimit > 0. OKPerSec is their ok count over that duration, and P50NS,
-// P99NS and MaxNS nearest-rank percentiles of the ok operations'
-// latencies. A history that does not pair (checkers.Pair) gives its error.
-func HistoryFigures(h History, timeLimit time.Duration, opLimit int) (*figures.Period, error) {
-	ops, err := checkers.Pair(h)
+// historyLevelFigures is the figures.All row of figures.FromHistory(h)
+// under the level's test t.
+func historyLevelFigures(h History, t Test) (*figures.Period, error) {
+	f, err := figures.FromHistory(h, t.TimeLimit, t.OpLimit)
 	if err != nil {
 		return nil, err
 	}
-	p := &figures.Period{Period: figures.All}
-	if len(ops) == 0 {
-		return p, nil
-	}
-	t0 := ops[0].Start
-	loadEnd := t0 + int64(timeLimit)
-	last := t0
-	var lat []int64
-	for i, op := range ops {
-		if op.Start >= loadEnd || (opLimit > 0 && i >= opLimit) {
-			break
-		}
-		p.Ops++
-		switch op.Type {
-		case core.OK:
-			p.OK++
-			lat = append(lat, op.End-op.Start)
-		case core.Fail:
-			p.Fail++
-		default:
-			p.Info++
-		}
-		last = max(last, op.Start, op.End)
-	}
-	p.DurationNS = min(loadEnd, last) - t0
-	if p.Ops > 0 {
-		p.OKShare = float64(p.OK) / float64(p.Ops)
-		p.FailShare = float64(p.Fail) / float64(p.Ops)
-		p.InfoShare = float64(p.Info) / float64(p.Ops)
-	}
-	if p.DurationNS > 0 {
-		p.OKPerSec = float64(p.OK) / (float64(p.DurationNS) / 1e9)
-	}
-	slices.Sort(lat)
-	p.P50NS, p.P99NS = nearestRank(lat, 0.50), nearestRank(lat, 0.99)
-	if len(lat) > 0 {
-		p.MaxNS = lat[len(lat)-1]
-	}
-	return p, nil
-}
-
-// nearestRank returns the q-quantile of sorted by the nearest-rank method
-// (the smallest value with at least q of the values at or below it); 0
-// for no values.
-func nearestRank(sorted []int64, q float64) int64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	return f.AllRow(), nil
 }

@@ -1,21 +1,14 @@
 package faultline
 
 import (
-	"context"
 	"math"
-	"net/url"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/checkers/usl"
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/internal/browsertest"
 )
 
 // peakSweep is a finished sweep of seven levels whose ok throughput
@@ -47,28 +40,15 @@ func peakSweep(t *testing.T) *SweepResult {
 // TestBrowserSweepPage opens a sweep's page in headless Chromium: both
 // charts draw every measured level as a visible point inside the plot,
 // the fitted curve runs through the throughput points and peaks at the
-// N* line, and p99 lies above p50 at every level. It saves a screenshot.
+// N* line, and p99 lies above p50 at every level; the console stays
+// quiet. It saves a screenshot.
 func TestBrowserSweepPage(t *testing.T) {
-	path := testenv.NeedChromium(t)
+	p := browsertest.NewPage(t, 1100, 900)
 	r := peakSweep(t)
 	if err := r.write(); err != nil {
 		t.Fatal(err)
 	}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // Chromium refuses to start as root with its sandbox
-		chromedp.WindowSize(1100, 900),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-	u := (&url.URL{Scheme: "file", Path: filepath.Join(r.Dir, SweepPage)}).String()
-	if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitReady(chromedp.CSS(`#latency-chart`))); err != nil {
-		t.Fatal(err)
-	}
+	p.Open(browsertest.FileURL(filepath.Join(r.Dir, SweepPage)), `#latency-chart`)
 	type box struct{ X, Y, W, H float64 }
 	type drawn struct {
 		Plot     box
@@ -104,10 +84,7 @@ func TestBrowserSweepPage(t *testing.T) {
     ceiling: !!tp.querySelector("line.ceiling"),
   };
 })()`
-	d, err := chromedp.Run(ctx, chromedp.Evaluate[drawn](js))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := browsertest.Eval[drawn](p, js)
 	inside := func(c box) bool {
 		return c.W > 3 && c.H > 3 && c.X >= d.Plot.X && c.X <= d.Plot.X+d.Plot.W && c.Y >= d.Plot.Y-1 && c.Y <= d.Plot.Y+d.Plot.H+1
 	}
@@ -135,20 +112,6 @@ func TestBrowserSweepPage(t *testing.T) {
 	if d.PeakX < 0 || math.Abs(d.Curve.MinYX-d.PeakX) > 6 || !d.Ceiling {
 		t.Errorf("the curve's top is at x %.1f, the N* line at %.1f (ceiling drawn: %v)", d.Curve.MinYX, d.PeakX, d.Ceiling)
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.ArtifactDir()
-	if env := os.Getenv("FAULTLINE_SCREENSHOTS"); env != "" {
-		dir = filepath.Join(env, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	shot := filepath.Join(dir, "sweep.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	p.Screenshot("sweep")
+	p.NoConsoleErrors()
 }

@@ -323,14 +323,24 @@ func (r *SweepResult) measured() ([]float64, []SweepLevel) {
 	return ns, ls
 }
 
+// chartStart opens the svg element of the chart id, labelled label, and
+// reports whether there are levels to draw in it; with none it writes a
+// placeholder and closes the element.
+func chartStart(b *strings.Builder, id, label string, levels int) bool {
+	fmt.Fprintf(b, `<svg class="chart" id="%s" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, id, sweepW, sweepH, label)
+	if levels == 0 {
+		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="middle" fill="#656d76">No level has ended yet.</text></svg>`, sweepW/2, sweepH/2)
+		return false
+	}
+	return true
+}
+
 // throughputChart draws ok throughput against concurrency: the measured
 // levels as points, the fitted curve, its peak and its ceiling.
 func throughputChart(r *SweepResult) string {
 	ns, ls := r.measured()
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" id="throughput-chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="ok throughput against concurrency">`, sweepW, sweepH)
-	if len(ls) == 0 {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle" fill="#656d76">No level has ended yet.</text></svg>`, sweepW/2, sweepH/2)
+	if !chartStart(&b, "throughput-chart", "ok throughput against concurrency", len(ls)) {
 		return b.String()
 	}
 	m := r.Fit
@@ -400,9 +410,7 @@ func throughputChart(r *SweepResult) string {
 func latencyChart(r *SweepResult) string {
 	ns, ls := r.measured()
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" id="latency-chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="p50 and p99 latency against concurrency">`, sweepW, sweepH)
-	if len(ls) == 0 {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle" fill="#656d76">No level has ended yet.</text></svg>`, sweepW/2, sweepH/2)
+	if !chartStart(&b, "latency-chart", "p50 and p99 latency against concurrency", len(ls)) {
 		return b.String()
 	}
 	top := 0.0

@@ -1,6 +1,7 @@
 package figures
 
 import (
+	"cmp"
 	"encoding/json"
 	"maps"
 	"math"
@@ -171,15 +172,7 @@ type span struct{ start, end int64 }
 // unionLength is the length of the union of ss.
 func unionLength(ss []span) int64 {
 	ss = slices.Clone(ss)
-	slices.SortFunc(ss, func(a, b span) int {
-		switch {
-		case a.start < b.start:
-			return -1
-		case a.start > b.start:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ss, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	var total int64
 	cur := span{-1, -1}
 	for _, s := range ss {

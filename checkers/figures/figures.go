@@ -55,6 +55,21 @@ type Figures struct {
 	Staleness *Staleness `json:"staleness,omitempty"`
 }
 
+// AllRow returns the row of Availability for the whole load phase
+// (Period All, no Side), or nil when f is nil or has none. The row is
+// f's own, not a copy.
+func (f *Figures) AllRow() *Period {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Availability {
+		if p := &f.Availability[i]; p.Period == All && p.Side == "" {
+			return p
+		}
+	}
+	return nil
+}
+
 // Period is one row of figures: operations invoked within some periods
 // of the load phase (an operation belongs to every fault window its
 // invocation falls in; Quiet holds those it falls in none of).

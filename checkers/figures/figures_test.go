@@ -1,6 +1,7 @@
 package figures_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -286,15 +287,7 @@ func TestUnpairedHistoryHasNoOperations(t *testing.T) {
 // when operations overlap.
 func (b *hist) timed() core.History {
 	h := slices.Clone(b.h)
-	slices.SortStableFunc(h, func(x, y core.Event) int {
-		switch {
-		case x.Time < y.Time:
-			return -1
-		case x.Time > y.Time:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(h, func(x, y core.Event) int { return cmp.Compare(x.Time, y.Time) })
 	for i := range h {
 		h[i].Index = i
 	}
@@ -580,28 +573,12 @@ func simHistory(rng *rand.Rand, n, procs, keys int, sequential bool) core.Histor
 	}
 	// Events in time order; a process's next invocation comes after its
 	// completion.
-	type event struct {
-		at  int64
-		seq int
-		e   core.Event
+	var b hist
+	for _, o := range ops {
+		b.inv(o.from, o.p, o.f, o.key, o.in)
+		b.ev(o.to, o.p, o.typ, o.f, o.key, o.out, "n1")
 	}
-	var evs []event
-	for i, o := range ops {
-		evs = append(evs, event{o.from, 2 * i, core.Event{Time: o.from, Process: o.p, Op: core.Op{Type: core.Invoke, F: o.f, Key: o.key, Value: o.in}}})
-		evs = append(evs, event{o.to, 2*i + 1, core.Event{Time: o.to, Process: o.p, Op: core.Op{Type: o.typ, F: o.f, Key: o.key, Value: o.out, Node: "n1"}}})
-	}
-	sort.SliceStable(evs, func(i, j int) bool {
-		if evs[i].at != evs[j].at {
-			return evs[i].at < evs[j].at
-		}
-		return evs[i].seq < evs[j].seq
-	})
-	h := make(core.History, len(evs))
-	for i, e := range evs {
-		h[i] = e.e
-		h[i].Index = i
-	}
-	return h
+	return b.timed()
 }
 
 func TestLinearizableRegistersAreNeverStale(t *testing.T) {

@@ -1,77 +1,20 @@
 package compare
 
 import (
-	"context"
 	"math"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/internal/browsertest"
 )
 
-// The browser test drives Debian's headless Chromium as the report's
-// browser tests do: under CI it runs and fails when Chromium is missing;
-// elsewhere it skips, with a message, only when no chromium binary is
-// found (testenv.NeedChromium).
-
-// tab opens Chromium with one tab, collecting what its console says; it
-// is closed when t ends.
-func tab(t *testing.T) (context.Context, func() []string) {
-	t.Helper()
-	path := testenv.NeedChromium(t)
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // Chromium refuses to start as root with its sandbox
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil {
-		bcancel()
-		acancel()
-		t.Fatalf("start chromium %s: %v", path, err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	var (
-		mu   sync.Mutex
-		errs []string
-	)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			switch m.Type {
-			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException, "assert":
-				mu.Lock()
-				errs = append(errs, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		bcancel()
-		acancel()
-		<-done
-	})
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(errs)
-	}
-}
+// The browser test drives Debian's headless Chromium (package
+// browsertest) as the report's browser tests do: under CI it runs and
+// fails when Chromium is missing; elsewhere it skips, with a message,
+// only when no chromium binary is found (testenv.NeedChromium).
 
 // shown is what the browser lays out of the page.
 type shown struct {
@@ -117,7 +60,7 @@ const shownJS = `(() => {
 })()`
 
 func TestBrowserComparePage(t *testing.T) {
-	ctx, consoleErrs := tab(t)
+	p := browsertest.NewPage(t, browsertest.Width, browsertest.Height)
 	root := t.TempDir()
 	c := sample(root)
 	writeReports(t, c)
@@ -125,18 +68,8 @@ func TestBrowserComparePage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs, err := filepath.Abs(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate((&url.URL{Scheme: "file", Path: abs}).String()),
-		chromedp.WaitReady(chromedp.CSS(`#latency-chart`))); err != nil {
-		t.Fatal(err)
-	}
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[shown](shownJS))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.Open(browsertest.FileURL(page), `#latency-chart`)
+	got := browsertest.Eval[shown](p, shownJS)
 	if !slices.Equal(got.Heads, []string{"demo-kv safe #120261201T100000.000Z", "demo-kv unsafe #220261201T100100.000Z"}) {
 		t.Errorf("column heads %q", got.Heads)
 	}
@@ -181,44 +114,14 @@ func TestBrowserComparePage(t *testing.T) {
 	if got.Pwned || got.Scripts != 0 {
 		t.Errorf("markup from a run ran: pwned %v, %d scripts", got.Pwned, got.Scripts)
 	}
-	screenshot(t, ctx, "compare")
+	p.Screenshot("compare")
 
 	// Each column head links the run's report, relative to the page.
 	sel := chromedp.CSS(`#compare-table thead th.run:nth-of-type(3) a.report`)
-	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Click(sel))); err != nil {
-		t.Fatalf("follow the report link: %v", err)
-	}
-	title, err := chromedp.Run(ctx, chromedp.Title())
-	if err != nil {
-		t.Fatal(err)
-	}
+	browsertest.LoadAfter(p, chromedp.Click(sel))
+	title := browsertest.Run(p, chromedp.Title())
 	if title != "report of demo-kv unsafe #2" {
 		t.Errorf("the link led to %q", title)
 	}
-	for _, e := range consoleErrs() {
-		t.Errorf("browser console: %s", e)
-	}
-}
-
-// screenshot saves the whole page as name.png in the test's output
-// folder: $FAULTLINE_SCREENSHOTS/<test> when set, else t.ArtifactDir()
-// (kept with go test -artifacts).
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := t.ArtifactDir()
-	if env := os.Getenv("FAULTLINE_SCREENSHOTS"); env != "" {
-		dir = filepath.Join(env, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
+	p.NoConsoleErrors()
 }

@@ -97,17 +97,3 @@ type Checker struct {
 	Anomalies    int    `json:"anomalies"`
 	FirstAnomaly string `json:"first_anomaly,omitempty"`
 }
-
-// AllRow returns the row of period All without a side from f's
-// availability, or nil.
-func AllRow(f *figures.Figures) *figures.Period {
-	if f == nil {
-		return nil
-	}
-	for i := range f.Availability {
-		if p := &f.Availability[i]; p.Period == figures.All && p.Side == "" {
-			return p
-		}
-	}
-	return nil
-}

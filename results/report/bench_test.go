@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/internal/histtest"
 	"github.com/faultline/faultline/results/runfolder"
 )
@@ -19,18 +18,7 @@ const benchEvents = 1_000_000
 func BenchmarkWriteReport1M(b *testing.B) {
 	h := histtest.Register(benchEvents)
 	dir := b.TempDir()
-	w, err := history.NewWriter(filepath.Join(dir, runfolder.HistoryFile))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, e := range h {
-		if err := w.Write(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
+	writeHistory(b, filepath.Join(dir, runfolder.HistoryFile), h)
 	r := &runfolder.Run{Dir: dir}
 	if err := r.WriteResults(runfolder.NewResults(h, []core.CheckResult{{Checker: "linearizability", Verdict: core.Invalid, Summary: "bench",
 		Anomalies: []core.Anomaly{{Kind: "stale-read", Description: "bench", Events: []int{10, 500_001, 999_999}}}}})); err != nil {

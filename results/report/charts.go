@@ -129,6 +129,66 @@ func svgStart(b *strings.Builder, id, label string, f chartFrame) {
 	b.WriteString(`</g>`)
 }
 
+// yAxis is a chart's vertical scale between the SVG heights top and
+// bottom: y maps a value to its height, and ticks are the values that get
+// a grid line and a label.
+type yAxis struct {
+	top, bottom float64
+	y           func(float64) float64
+	ticks       []float64
+	label       func(float64) string
+}
+
+// latencyAxis is a log scale of latencies (ns) over whole decades, from
+// the decade at or below lo to the one at or above hi (one decade at
+// least), with a tick at each decade; values below it are drawn at its
+// bottom. lo must be positive and finite.
+func latencyAxis(lo, hi, top, bottom float64) yAxis {
+	ylo := math.Pow(10, math.Floor(math.Log10(lo)))
+	yhi := math.Pow(10, math.Ceil(math.Log10(hi)))
+	if yhi <= ylo {
+		yhi = ylo * 10
+	}
+	a := yAxis{top: top, bottom: bottom, label: formatLatency}
+	a.y = func(v float64) float64 {
+		v = max(v, ylo)
+		return bottom - (math.Log10(v)-math.Log10(ylo))/(math.Log10(yhi)-math.Log10(ylo))*(bottom-top)
+	}
+	for v := ylo; v <= yhi*1.0001; v *= 10 {
+		a.ticks = append(a.ticks, v)
+	}
+	return a
+}
+
+// countAxis is a linear scale from 0 to peak (1 at least) rounded up to a
+// round step (niceStep of about a steps-th of it), with a tick at each
+// step.
+func countAxis(peak float64, steps int, top, bottom float64) yAxis {
+	step := niceStep(max(peak, 1) / float64(steps))
+	hi := math.Ceil(max(peak, 1)/step) * step
+	a := yAxis{top: top, bottom: bottom, label: func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }}
+	a.y = func(v float64) float64 { return bottom - v/hi*(bottom-top) }
+	for v := 0.0; v <= hi*1.0001; v += step {
+		a.ticks = append(a.ticks, v)
+	}
+	return a
+}
+
+// svgYAxis draws a's grid lines and tick labels, and title (when set)
+// along the axis.
+func svgYAxis(b *strings.Builder, a yAxis, title string) {
+	b.WriteString(`<g class="axis" font-size="11" fill="#656d76" text-anchor="end">`)
+	for _, v := range a.ticks {
+		yy := fnum(a.y(v))
+		b.WriteString(`<line x1="` + fnum(chartLeft) + `" x2="` + fnum(chartW-chartRight) + `" y1="` + yy + `" y2="` + yy + `" stroke="#eaeef2"/>`)
+		b.WriteString(`<text x="` + fnum(chartLeft-6) + `" y="` + fnum(a.y(v)+4) + `">` + a.label(v) + `</text>`)
+	}
+	if title != "" {
+		b.WriteString(`<text transform="rotate(-90)" x="` + fnum(-(a.top+a.bottom)/2) + `" y="12" text-anchor="middle">` + title + `</text>`)
+	}
+	b.WriteString(`</g>`)
+}
+
 // svgWindows shades the fault windows and labels them above the plot.
 func svgWindows(b *strings.Builder, f chartFrame, windows []window) {
 	if len(windows) == 0 {
@@ -208,22 +268,9 @@ func latencyChart(ops []checkers.Operation, end int64, windows []window) templat
 		b.WriteString(`<text x="` + fnum(chartW/2) + `" y="` + fnum(chartH/2) + `" text-anchor="middle" fill="#656d76">no completed operations</text></svg>`)
 		return template.HTML(b.String())
 	}
-	ylo := math.Pow(10, math.Floor(math.Log10(lo)))
-	yhi := math.Pow(10, math.Ceil(math.Log10(hi)))
-	if yhi <= ylo {
-		yhi = ylo * 10
-	}
-	y := func(l float64) float64 {
-		l = max(l, ylo)
-		return plotBottom - (math.Log10(l)-math.Log10(ylo))/(math.Log10(yhi)-math.Log10(ylo))*(plotBottom-chartTop)
-	}
-	b.WriteString(`<g class="axis" font-size="11" fill="#656d76" text-anchor="end">`)
-	for v := ylo; v <= yhi*1.0001; v *= 10 {
-		yy := fnum(y(v))
-		b.WriteString(`<line x1="` + fnum(chartLeft) + `" x2="` + fnum(chartW-chartRight) + `" y1="` + yy + `" y2="` + yy + `" stroke="#eaeef2"/>`)
-		b.WriteString(`<text x="` + fnum(chartLeft-6) + `" y="` + fnum(y(v)+4) + `">` + formatLatency(v) + `</text>`)
-	}
-	b.WriteString(`</g>`)
+	axis := latencyAxis(lo, hi, chartTop, plotBottom)
+	y := axis.y
+	svgYAxis(&b, axis, "")
 
 	// Points.
 	if completed <= maxPoints {
@@ -338,17 +385,9 @@ func throughputChart(ops []checkers.Operation, end int64, windows []window) temp
 			peak = max(peak, float64(n)*perSecond)
 		}
 	}
-	step := niceStep(max(peak, 1) / 5)
-	top := math.Ceil(max(peak, 1)/step) * step
-	y := func(v float64) float64 { return plotBottom - v/top*(plotBottom-chartTop) }
-	b.WriteString(`<g class="axis" font-size="11" fill="#656d76" text-anchor="end">`)
-	for v := 0.0; v <= top*1.0001; v += step {
-		yy := fnum(y(v))
-		b.WriteString(`<line x1="` + fnum(chartLeft) + `" x2="` + fnum(chartW-chartRight) + `" y1="` + yy + `" y2="` + yy + `" stroke="#eaeef2"/>`)
-		b.WriteString(`<text x="` + fnum(chartLeft-6) + `" y="` + fnum(y(v)+4) + `">` + strconv.FormatFloat(v, 'g', 6, 64) + `</text>`)
-	}
-	b.WriteString(`<text transform="rotate(-90)" x="` + fnum(-(chartTop+plotBottom)/2) + `" y="12" text-anchor="middle">ops/s</text>`)
-	b.WriteString(`</g>`)
+	axis := countAxis(peak, 5, chartTop, plotBottom)
+	y := axis.y
+	svgYAxis(&b, axis, "ops/s")
 	for t := range 3 {
 		var path strings.Builder
 		for i, c := range counts {

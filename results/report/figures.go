@@ -173,23 +173,9 @@ func stalenessChart(samples []figures.StaleRead, end int64, windows []window) te
 		v := float64(max(s.StaleNS, 1))
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	ylo := math.Pow(10, math.Floor(math.Log10(lo)))
-	yhi := math.Pow(10, math.Ceil(math.Log10(hi)))
-	if yhi <= ylo {
-		yhi = ylo * 10
-	}
-	y := func(v float64) float64 {
-		v = max(v, ylo)
-		return plotBottom - (math.Log10(v)-math.Log10(ylo))/(math.Log10(yhi)-math.Log10(ylo))*(plotBottom-chartTop)
-	}
-	b.WriteString(`<g class="axis" font-size="11" fill="#656d76" text-anchor="end">`)
-	for v := ylo; v <= yhi*1.0001; v *= 10 {
-		yy := fnum(y(v))
-		b.WriteString(`<line x1="` + fnum(chartLeft) + `" x2="` + fnum(chartW-chartRight) + `" y1="` + yy + `" y2="` + yy + `" stroke="#eaeef2"/>`)
-		b.WriteString(`<text x="` + fnum(chartLeft-6) + `" y="` + fnum(y(v)+4) + `">` + formatLatency(v) + `</text>`)
-	}
-	b.WriteString(`<text transform="rotate(-90)" x="` + fnum(-(chartTop+plotBottom)/2) + `" y="12" text-anchor="middle">stale by</text>`)
-	b.WriteString(`</g>`)
+	axis := latencyAxis(lo, hi, chartTop, plotBottom)
+	y := axis.y
+	svgYAxis(&b, axis, "stale by")
 	b.WriteString(`<g class="stale-reads" fill="` + staleColor + `" fill-opacity="0.8">`)
 	for _, s := range samples {
 		title := s.Key + " · p" + strconv.Itoa(s.Process) + " · read at " + formatTime(s.TimeNS) + " · stale by " +
@@ -228,17 +214,9 @@ func stalenessHistogram(buckets []figures.Bucket) template.HTML {
 	for _, bk := range buckets {
 		peak = max(peak, bk.Count)
 	}
-	step := niceStep(max(float64(peak), 1) / 4)
-	top := math.Ceil(max(float64(peak), 1)/step) * step
-	y := func(v float64) float64 { return bottom - v/top*(bottom-histTop) }
-	b.WriteString(`<g class="axis" font-size="11" fill="#656d76" text-anchor="end">`)
-	for v := 0.0; v <= top*1.0001; v += step {
-		yy := fnum(y(v))
-		b.WriteString(`<line x1="` + fnum(chartLeft) + `" x2="` + fnum(chartW-chartRight) + `" y1="` + yy + `" y2="` + yy + `" stroke="#eaeef2"/>`)
-		b.WriteString(`<text x="` + fnum(chartLeft-6) + `" y="` + fnum(y(v)+4) + `">` + strconv.FormatFloat(v, 'g', 6, 64) + `</text>`)
-	}
-	b.WriteString(`<text transform="rotate(-90)" x="` + fnum(-(histTop+bottom)/2) + `" y="12" text-anchor="middle">reads</text>`)
-	b.WriteString(`</g>`)
+	axis := countAxis(float64(peak), 4, histTop, bottom)
+	y := axis.y
+	svgYAxis(&b, axis, "reads")
 	slot := plotW / float64(len(buckets))
 	b.WriteString(`<g class="buckets" font-size="11" text-anchor="middle">`)
 	var prev int64

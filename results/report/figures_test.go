@@ -6,7 +6,6 @@ import (
 
 	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/runfolder"
 )
 
@@ -79,18 +78,7 @@ func TestReportShowsFiguresFromResults(t *testing.T) {
 		{Index: 2, Time: 3_000_000, Process: 0, Op: core.Op{Type: core.OK, F: "read", Key: "k", Node: "n1"}},
 		{Index: 3, Time: 4_000_000_000, Process: -1, Op: core.Op{Type: core.Info, F: "stop-" + xss}},
 	}
-	w, err := history.NewWriter(r.HistoryPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range h {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistory(t, r.HistoryPath(), h)
 	res := runfolder.NewResults(h, []core.CheckResult{{Checker: "stats", Verdict: core.Valid, Summary: "ok"}})
 	res.Figures = &figures.Figures{
 		LoadEndNS: 3_500_000_000,
@@ -164,21 +152,10 @@ func TestReportOfANonRegisterRunHasNoStaleness(t *testing.T) {
 	if err := r.WriteJSON(runfolder.TestFile, map[string]any{"target": "redis-lock", "workload": "lock"}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := history.NewWriter(r.HistoryPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []core.Event{
+	writeHistory(t, r.HistoryPath(), []core.Event{
 		{Index: 0, Time: 1_000_000, Process: 0, Op: core.Op{Type: core.Invoke, F: "read", Key: "k"}},
 		{Index: 1, Time: 2_000_000, Process: 0, Op: core.Op{Type: core.OK, F: "read", Key: "k", Node: "n1"}},
-	} {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	page := readReport(t, r.Dir)
 	if !strings.Contains(pageSection(t, page, "availability"), `<tr><td>read</td><td class="n">1</td>`) {
 		t.Error("no availability figures")

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/internal/histtest"
 	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/workloads/lock"
@@ -26,18 +25,7 @@ func writeLockRun(t testing.TB, h core.History) *runfolder.Run {
 	if err := r.WriteJSON(runfolder.TestFile, map[string]any{"target": "redis-lock", "workload": "lock", "variant": "naive"}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := history.NewWriter(r.HistoryPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range h {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistory(t, r.HistoryPath(), h)
 	me := lock.CheckMutualExclusion(context.Background(), h)
 	if err := r.WriteResults(runfolder.NewResults(h, []core.CheckResult{me})); err != nil {
 		t.Fatal(err)

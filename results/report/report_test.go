@@ -16,6 +16,23 @@ import (
 
 const xss = "<script>alert(1)</script>"
 
+// writeHistory writes h to path as history.jsonl, as a run would.
+func writeHistory(t testing.TB, path string, h core.History) {
+	t.Helper()
+	w, err := history.NewWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // makeRun writes a complete run folder with an anomaly and hostile strings
 // in the history, the results and a node log's name.
 func makeRun(t *testing.T) *runfolder.Run {
@@ -30,10 +47,6 @@ func makeRun(t *testing.T) *runfolder.Run {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := history.NewWriter(r.HistoryPath())
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := core.History{
 		{Index: 0, Time: 1_000_000, Process: 0, Op: core.Op{Type: core.Invoke, F: "write", Key: xss, Value: int64(2)}},
 		{Index: 1, Time: 2_000_000, Process: -1, Op: core.Op{Type: core.Info, F: "start-partition", Value: map[string]any{"grudge": map[string][]string{"n1": {"n2", "n3"}}}}},
@@ -43,14 +56,7 @@ func makeRun(t *testing.T) *runfolder.Run {
 		{Index: 5, Time: 6_000_000, Process: 2, Op: core.Op{Type: core.Invoke, F: "cas", Key: "k1", Value: [2]int64{1, 2}}},
 		{Index: 6, Time: 2_500_000_000, Process: -1, Op: core.Op{Type: core.Info, F: "stop-partition", Value: "healed"}},
 	}
-	for _, e := range h {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistory(t, r.HistoryPath(), h)
 	res := runfolder.NewResults(h, []core.CheckResult{
 		{Checker: "linearizability", Verdict: core.Invalid, Summary: "no linearization of key " + xss,
 			Anomalies: []core.Anomaly{{Kind: "stale-read", Key: xss, Description: "read " + xss + " after a write of 2 completed", Events: []int{2, 4, 5, 99}},

@@ -11,7 +11,6 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/internal/histtest"
 	"github.com/faultline/faultline/results/runfolder"
 )
@@ -179,18 +178,7 @@ func TestReportOf100kOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := history.NewWriter(r.HistoryPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range h {
-		if err := w.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistory(t, r.HistoryPath(), h)
 	if err := r.WriteResults(runfolder.NewResults(h, []core.CheckResult{{Checker: "linearizability", Verdict: core.Invalid, Summary: "test",
 		Anomalies: []core.Anomaly{{Kind: "stale-read", Description: "test", Events: []int{100_001, 100_002}}}}})); err != nil {
 		t.Fatal(err)

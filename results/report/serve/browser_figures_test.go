@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/checkers/figures"
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/browsertest"
 	"github.com/faultline/faultline/results/report"
 	"github.com/faultline/faultline/results/runfolder"
 )
@@ -123,8 +124,8 @@ func TestBrowserFiguresSections(t *testing.T) {
 		t.Fatalf("the history is not what the test needs: %d stale reads, %d availability rows", st.Stale, len(fig.Availability))
 	}
 
-	p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
-	p.do(chromedp.ScrollIntoView(chromedp.CSS(`#availability`)))
+	p.openReport(browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile)))
+	p.Do(chromedp.ScrollIntoView(chromedp.CSS(`#availability`)))
 
 	// Every part is laid out with a size, and says what the figures say.
 	type box struct {
@@ -138,7 +139,7 @@ func TestBrowserFiguresSections(t *testing.T) {
 		Points, Faults, Bars                      int
 		Heading                                   string
 	}
-	got := eval[view](p, `(() => {
+	got := browsertest.Eval[view](p.Page, `(() => {
 		const box = sel => { const e = document.querySelector(sel); if (!e) return {shown: false, width: 0, height: 0};
 			const r = e.getBoundingClientRect(), s = getComputedStyle(e);
 			return {shown: s.display !== "none" && s.visibility !== "hidden" && r.width > 0 && r.height > 0, width: r.width, height: r.height}; };
@@ -191,7 +192,7 @@ func TestBrowserFiguresSections(t *testing.T) {
 			got.Points, len(st.Samples), got.Faults, got.Bars, nonEmpty)
 	}
 	// The stale reads lie inside the shaded window.
-	inside := eval[bool](p, `(() => {
+	inside := browsertest.Eval[bool](p.Page, `(() => {
 		const f = document.querySelector("#staleness-chart g.fault rect").getBoundingClientRect();
 		return [...document.querySelectorAll("#staleness-chart g.stale-reads circle")].every(c => {
 			const r = c.getBoundingClientRect(), x = (r.left + r.right) / 2;
@@ -200,6 +201,6 @@ func TestBrowserFiguresSections(t *testing.T) {
 	if !inside {
 		t.Error("a stale read is drawn outside the partition's window")
 	}
-	p.saveScreenshot("figures", chromedp.Screenshot(chromedp.CSS(`#figures`)))
-	p.noConsoleErrors()
+	p.SaveScreenshot("figures", chromedp.Screenshot(chromedp.CSS(`#figures`)))
+	p.NoConsoleErrors()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/core"
+	"github.com/faultline/faultline/internal/browsertest"
 	"github.com/faultline/faultline/results/internal/histtest"
 	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/workloads/lock"
@@ -76,7 +77,7 @@ func TestBrowserLockLanes(t *testing.T) {
 		test:   map[string]any{"variant": "naive", "nemesis": []string{"client-pause"}},
 		checks: []core.CheckResult{me, resource},
 	})
-	p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
+	p.openReport(browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile)))
 
 	// Three lanes, eight sections, p0's and p2's overlapping on l0 from
 	// 450 ms to 520 ms, all drawn with the client-pause window.
@@ -84,12 +85,12 @@ func TestBrowserLockLanes(t *testing.T) {
 		Lanes, Sections, Overlapping, Spans int
 		Drawn                               struct{ Sections, Spans, Windows int }
 	}
-	got := eval[lanes](p, `({...window.faultlineReport.locks, drawn: window.faultlineReport.lockStats})`)
+	got := browsertest.Eval[lanes](p.Page, `({...window.faultlineReport.locks, drawn: window.faultlineReport.lockStats})`)
 	if got.Lanes != 3 || got.Sections != 8 || got.Overlapping != 2 || got.Spans != 1 ||
 		got.Drawn.Sections != 8 || got.Drawn.Spans != 1 || got.Drawn.Windows != 1 {
 		t.Errorf("lock lanes: %+v, want 3 lanes, 8 sections (2 overlapping), 1 span, all drawn with 1 fault window", got)
 	}
-	secs := eval[[]lockSection](p, `window.faultlineReport.sections()`)
+	secs := browsertest.Eval[[]lockSection](p.Page, `window.faultlineReport.sections()`)
 	var red []string
 	for _, s := range secs {
 		if s.Overlaps {
@@ -107,38 +108,38 @@ func TestBrowserLockLanes(t *testing.T) {
 	// blue, and the overlapping time marked along the lane's top.
 	type box struct{ Left, Right, Top, Bottom float64 }
 	colourAt := func(b box) string {
-		return eval[string](p, fmt.Sprintf(`%s(%f, %f)`, pixelJS, b.Right-4, b.Bottom-1.5))
+		return browsertest.Eval[string](p.Page, fmt.Sprintf(`%s(%f, %f)`, pixelJS, b.Right-4, b.Bottom-1.5))
 	}
 	p0 := slices.IndexFunc(secs, func(s lockSection) bool { return s.Holder == "p0" })
-	if c := colourAt(eval[box](p, fmt.Sprintf(`window.faultlineReport.lockBox(%d)`, p0))); !reddish(c) {
+	if c := colourAt(browsertest.Eval[box](p.Page, fmt.Sprintf(`window.faultlineReport.lockBox(%d)`, p0))); !reddish(c) {
 		t.Errorf("p0's overlapping section is drawn %s, want red", c)
 	}
-	if c := colourAt(eval[box](p, fmt.Sprintf(`window.faultlineReport.lockBox(%d)`, p1))); !bluish(c) {
+	if c := colourAt(browsertest.Eval[box](p.Page, fmt.Sprintf(`window.faultlineReport.lockBox(%d)`, p1))); !bluish(c) {
 		t.Errorf("p1's section, which overlaps nothing, is drawn %s, want a blue", c)
 	}
-	sp := eval[box](p, `window.faultlineReport.spanBox(0)`)
-	if c := eval[string](p, fmt.Sprintf(`%s(%f, %f)`, pixelJS, (sp.Left+sp.Right)/2, sp.Top+1)); c != "#a40e26" {
+	sp := browsertest.Eval[box](p.Page, `window.faultlineReport.spanBox(0)`)
+	if c := browsertest.Eval[string](p.Page, fmt.Sprintf(`%s(%f, %f)`, pixelJS, (sp.Left+sp.Right)/2, sp.Top+1)); c != "#a40e26" {
 		t.Errorf("the overlapping time is marked %s, want #a40e26", c)
 	}
 
 	// Hovering a section names its holder and token.
-	p.do(chromedp.ScrollIntoView(chromedp.CSS(`#locks-canvas`)))
-	pt := eval[struct{ X, Y float64 }](p, fmt.Sprintf(`window.faultlineReport.lockPoint(%d)`, p2))
-	p.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pt.X, pt.Y))
-	p.waitFor(`document.getElementById("locks-canvas").title !== ""`, 5*time.Second)
-	if title := eval[string](p, `document.getElementById("locks-canvas").title`); !strings.Contains(title, "l0: p2, token 2") ||
+	p.Do(chromedp.ScrollIntoView(chromedp.CSS(`#locks-canvas`)))
+	pt := browsertest.Eval[struct{ X, Y float64 }](p.Page, fmt.Sprintf(`window.faultlineReport.lockPoint(%d)`, p2))
+	p.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pt.X, pt.Y))
+	p.WaitFor(`document.getElementById("locks-canvas").title !== ""`, 5*time.Second)
+	if title := browsertest.Eval[string](p.Page, `document.getElementById("locks-canvas").title`); !strings.Contains(title, "l0: p2, token 2") ||
 		!strings.Contains(title, "overlaps another holder's section") {
 		t.Errorf("hover title of p2's section: %q", title)
 	}
-	p.screenshot("locks")
-	p.saveScreenshot("locks-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
+	p.Screenshot("locks")
+	p.SaveScreenshot("locks-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
 
 	// The overlap anomaly's link selects both sections and zooms to the
 	// time they overlapped, with the lock lanes on screen; the timeline
 	// shows the same time and highlights both cycles.
 	sel := chromedp.CSS(`a.show-lock[data-lock-anomaly="0"]`)
-	p.do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
-	p.waitFor(`window.faultlineReport.lockSelected().length === 2`, 5*time.Second)
+	p.Do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
+	p.WaitFor(`window.faultlineReport.lockSelected().length === 2`, 5*time.Second)
 	type selection struct {
 		Selected []lockSection
 		Span     struct {
@@ -152,7 +153,7 @@ func TestBrowserLockLanes(t *testing.T) {
 		CanvasTop, CanvasBottom, WindowHeight float64
 		Details                               string
 	}
-	st := eval[selection](p, `(() => {
+	st := browsertest.Eval[selection](p.Page, `(() => {
 		const r = window.faultlineReport, c = document.getElementById("locks-canvas"), tc = document.getElementById("timeline-canvas");
 		const b = c.getBoundingClientRect();
 		return {selected: r.lockSelected(), span: r.lockSpan(), view: r.view(), highlighted: r.highlighted(),
@@ -191,33 +192,33 @@ func TestBrowserLockLanes(t *testing.T) {
 	if !strings.Contains(st.Details, "Both held l0 from 0.450000s to 0.520000s") {
 		t.Errorf("lock details after the link: %q", st.Details)
 	}
-	if !strings.Contains(eval[string](p, `document.getElementById("anomaly-0").className`), "active") {
+	if !strings.Contains(browsertest.Eval[string](p.Page, `document.getElementById("anomaly-0").className`), "active") {
 		t.Error("the anomaly is not marked active")
 	}
-	p.screenshot("lock-overlap")
-	p.saveScreenshot("lock-overlap-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
+	p.Screenshot("lock-overlap")
+	p.SaveScreenshot("lock-overlap-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
 
 	// A click on a section shows it, with what it overlapped.
-	pt = eval[struct{ X, Y float64 }](p, fmt.Sprintf(`window.faultlineReport.lockPoint(%d)`, p0))
-	p.do(chromedp.MouseClickXY(pt.X, pt.Y))
-	p.waitFor(`window.faultlineReport.lockClicked() !== null`, 5*time.Second)
-	if c := eval[lockSection](p, `window.faultlineReport.lockClicked()`); c.Holder != "p0" {
+	pt = browsertest.Eval[struct{ X, Y float64 }](p.Page, fmt.Sprintf(`window.faultlineReport.lockPoint(%d)`, p0))
+	p.Do(chromedp.MouseClickXY(pt.X, pt.Y))
+	p.WaitFor(`window.faultlineReport.lockClicked() !== null`, 5*time.Second)
+	if c := browsertest.Eval[lockSection](p.Page, `window.faultlineReport.lockClicked()`); c.Holder != "p0" {
 		t.Errorf("clicked on p0's section, selected %+v", c)
 	}
-	if d := eval[string](p, `document.getElementById("lock-details").textContent`); !strings.Contains(d, "p0 (process p0), token 1") ||
+	if d := browsertest.Eval[string](p.Page, `document.getElementById("lock-details").textContent`); !strings.Contains(d, "p0 (process p0), token 1") ||
 		!strings.Contains(d, "overlapsp2, token 2") {
 		t.Errorf("details of p0's section: %q", d)
 	}
 
 	// Zooming from the lock lanes' toolbar moves the timeline too.
-	before := eval[[2]string](p, `[document.getElementById("timeline-canvas").dataset.viewStart, document.getElementById("timeline-canvas").dataset.viewEnd]`)
-	p.do(chromedp.Click(chromedp.CSS(`#lk-zoom-out`)))
-	p.waitFor(`document.getElementById("timeline-canvas").dataset.viewEnd !== `+fmt.Sprintf("%q", before[1]), 5*time.Second)
-	views := eval[[2][2]string](p, `[["timeline-canvas"], ["locks-canvas"]].map(([id]) => [document.getElementById(id).dataset.viewStart, document.getElementById(id).dataset.viewEnd])`)
+	before := browsertest.Eval[[2]string](p.Page, `[document.getElementById("timeline-canvas").dataset.viewStart, document.getElementById("timeline-canvas").dataset.viewEnd]`)
+	p.Do(chromedp.Click(chromedp.CSS(`#lk-zoom-out`)))
+	p.WaitFor(`document.getElementById("timeline-canvas").dataset.viewEnd !== `+fmt.Sprintf("%q", before[1]), 5*time.Second)
+	views := browsertest.Eval[[2][2]string](p.Page, `[["timeline-canvas"], ["locks-canvas"]].map(([id]) => [document.getElementById(id).dataset.viewStart, document.getElementById(id).dataset.viewEnd])`)
 	if views[0] != views[1] {
 		t.Errorf("after zooming out from the lock lanes: timeline %v, lock lanes %v", views[0], views[1])
 	}
-	p.noConsoleErrors()
+	p.NoConsoleErrors()
 }
 
 func TestBrowserLargeLockReport(t *testing.T) {
@@ -236,13 +237,13 @@ func TestBrowserLargeLockReport(t *testing.T) {
 		root: t.TempDir(), target: "redis-lock", workload: "lock", when: time.Now(), history: h,
 		test: map[string]any{"command": "generated"}, checks: []core.CheckResult{me},
 	})
-	took := p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
+	took := p.openReport(browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile)))
 	type metrics struct {
 		Sections, Overlapping int
 		LockDrawMs, DrawMs    float64
 		Drawn                 struct{ Sections, Rects, Spans int }
 	}
-	m := eval[metrics](p, `({sections: window.faultlineReport.locks.sections, overlapping: window.faultlineReport.locks.overlapping,
+	m := browsertest.Eval[metrics](p.Page, `({sections: window.faultlineReport.locks.sections, overlapping: window.faultlineReport.locks.overlapping,
 		lockDrawMs: window.faultlineReport.lockDrawMs, drawMs: window.faultlineReport.drawMs, drawn: window.faultlineReport.lockStats})`)
 	t.Logf("%d cycles, %d sections (%d overlapping): loaded and drawn in %v; the whole run's lock lanes drawn in %.1f ms (%d sections as %d rectangles), the timeline in %.1f ms",
 		cycles, m.Sections, m.Overlapping, took.Round(time.Millisecond), m.LockDrawMs, m.Drawn.Sections, m.Drawn.Rects, m.DrawMs)
@@ -253,19 +254,19 @@ func TestBrowserLargeLockReport(t *testing.T) {
 	if m.Drawn.Rects >= m.Drawn.Sections/2 {
 		t.Errorf("%d sections drawn as %d rectangles: not merged", m.Drawn.Sections, m.Drawn.Rects)
 	}
-	p.saveScreenshot("large-locks-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
+	p.SaveScreenshot("large-locks-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
 
 	sel := chromedp.CSS(`a.show-lock[data-lock-anomaly="0"]`)
-	p.do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
-	p.waitFor(`window.faultlineReport.lockSelected().length === 2`, 10*time.Second)
+	p.Do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
+	p.WaitFor(`window.faultlineReport.lockSelected().length === 2`, 10*time.Second)
 	type state struct {
 		Span struct{ Start, End float64 }
 		View struct{ Start, End float64 }
 	}
-	st := eval[state](p, `({span: window.faultlineReport.lockSpan(), view: window.faultlineReport.view()})`)
+	st := browsertest.Eval[state](p.Page, `({span: window.faultlineReport.lockSpan(), view: window.faultlineReport.view()})`)
 	if st.View.Start > st.Span.Start || st.View.End < st.Span.End || st.View.End-st.View.Start > 1e6 {
 		t.Errorf("view %+v after the link to the overlap %+v: want it inside, zoomed in", st.View, st.Span)
 	}
-	p.saveScreenshot("large-lock-overlap-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
-	p.noConsoleErrors()
+	p.SaveScreenshot("large-lock-overlap-lanes", chromedp.Screenshot(chromedp.CSS(`#locks-wrap`)))
+	p.NoConsoleErrors()
 }

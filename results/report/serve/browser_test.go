@@ -4,213 +4,52 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/core"
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/internal/browsertest"
 	"github.com/faultline/faultline/results/history"
 	"github.com/faultline/faultline/results/report"
 	"github.com/faultline/faultline/results/report/serve"
 	"github.com/faultline/faultline/results/runfolder"
 )
 
-// The browser tests drive Debian's headless Chromium. Under CI they always
-// run and fail when Chromium is missing; elsewhere they skip, with a
-// message, only when no chromium binary is found (testenv.NeedChromium).
+// The browser tests drive Debian's headless Chromium (package
+// browsertest). Under CI they always run and fail when Chromium is
+// missing; elsewhere they skip, with a message, only when no chromium
+// binary is found (testenv.NeedChromium).
 
 func TestMain(m *testing.M) {
 	// The real-run test starts nodes: the local provider re-executes this
 	// test binary as each node.
 	faultline.NodeMain()
 	code := m.Run()
-	shared.close()
+	shared.Close()
 	os.Exit(code)
 }
 
-// sharedBrowser is one Chromium process for every browser test; each test
-// opens its own tab.
-type sharedBrowser struct {
-	once   sync.Once
-	ctx    context.Context
-	cancel func()
-	err    error
-}
+// shared is one Chromium process for every browser test; each test opens
+// its own tab.
+var shared browsertest.Shared
 
-var shared sharedBrowser
-
-func (b *sharedBrowser) close() {
-	if b.cancel != nil {
-		b.cancel()
-	}
-}
-
-func (b *sharedBrowser) start(path string) {
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // Chromium refuses to start as root with its sandbox
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil {
-		bcancel()
-		acancel()
-		b.err = fmt.Errorf("start chromium %s: %w", path, err)
-		return
-	}
-	b.ctx = bctx
-	b.cancel = func() { bcancel(); acancel() }
-}
-
-// page is one browser tab with what its console said.
+// page is one browser tab showing reports.
 type page struct {
-	t    testing.TB
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string
+	*browsertest.Page
+	t testing.TB
 }
 
-// newPage opens a tab in the shared browser and collects its console
-// errors, warnings, uncaught exceptions and error log entries. The tab is
-// closed when t ends.
+// newPage opens a tab in the shared browser; it is closed when t ends.
 func newPage(t testing.TB) *page {
 	t.Helper()
-	path := testenv.NeedChromium(t)
-	shared.once.Do(func() { shared.start(path) })
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	tab, closeTab := chromedp.NewContext(shared.ctx)
-	if err := chromedp.Do(tab); err != nil { // opens the tab
-		closeTab()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(tab, 90*time.Second)
-	p := &page{t: t, ctx: ctx}
-	msgs := chromedp.Console(tab)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			switch m.Type {
-			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException, "assert":
-				p.mu.Lock()
-				p.errs = append(p.errs, m.String())
-				p.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		closeTab()
-		<-done
-	})
-	return p
-}
-
-// do runs actions in the tab.
-func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, steps...); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](p *page, expr string, opts ...chromedp.EvaluateOption) T {
-	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr, opts...))
-	if err != nil {
-		p.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript expression until it is true.
-func (p *page) waitFor(expr string, within time.Duration) {
-	p.t.Helper()
-	testenv.Eventually(p.t, within, "wait for "+expr, func() error {
-		ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](expr))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return testenv.ErrNotYet
-		}
-		return nil
-	})
-}
-
-// loadAfter runs trigger and waits for the page it leads to to load.
-func loadAfter[T any](p *page, trigger chromedp.Action[T]) {
-	p.t.Helper()
-	if _, err := chromedp.Run(p.ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, trigger)); err != nil {
-		p.t.Fatalf("wait for the page to load: %v", err)
-	}
-}
-
-// noConsoleErrors fails the test if the page logged an error or a warning
-// or threw.
-func (p *page) noConsoleErrors() {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.errs {
-		p.t.Errorf("browser console: %s", e)
-	}
-}
-
-// screenshot saves the whole page as name.png in the test's output
-// folder: $FAULTLINE_SCREENSHOTS/<test> when set, else t.ArtifactDir()
-// (kept with go test -artifacts).
-func (p *page) screenshot(name string) {
-	p.t.Helper()
-	p.saveScreenshot(name, chromedp.FullScreenshot(100))
-}
-
-// saveScreenshot saves what shot takes as name.png, where screenshot
-// says.
-func (p *page) saveScreenshot(name string, shot chromedp.Action[[]byte]) {
-	t := p.t
-	t.Helper()
-	dir := t.ArtifactDir()
-	if env := os.Getenv("FAULTLINE_SCREENSHOTS"); env != "" {
-		dir = filepath.Join(env, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	png, err := chromedp.Run(p.ctx, shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
-}
-
-func fileURL(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		panic(err)
-	}
-	return (&url.URL{Scheme: "file", Path: abs}).String()
+	return &page{Page: shared.NewPage(t), t: t}
 }
 
 // openReport loads a report and waits until its timeline has drawn; it
@@ -218,8 +57,8 @@ func fileURL(path string) string {
 func (p *page) openReport(u string) time.Duration {
 	p.t.Helper()
 	start := time.Now()
-	p.do(chromedp.Navigate(u), chromedp.WaitReady(chromedp.CSS(`#verdict`)))
-	p.waitFor(`!!(window.faultlineReport && window.faultlineReport.ready)`, 60*time.Second)
+	p.Open(u, `#verdict`)
+	p.WaitFor(`!!(window.faultlineReport && window.faultlineReport.ready)`, 60*time.Second)
 	return time.Since(start)
 }
 
@@ -253,21 +92,21 @@ const highlightJS = `(() => {
 func (p *page) clickAnomaly(n int) highlightCheck {
 	p.t.Helper()
 	sel := chromedp.CSS(fmt.Sprintf(`a.show-ops[data-anomaly="%d"]`, n))
-	p.do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](highlightJS+`.ok`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		hc, _ := chromedp.Run(p.ctx, chromedp.Evaluate[highlightCheck](highlightJS))
+	p.Do(chromedp.ScrollIntoView(sel), chromedp.Click(sel))
+	if _, err := chromedp.Run(p.Context(), chromedp.Poll[bool](highlightJS+`.ok`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		hc, _ := chromedp.Run(p.Context(), chromedp.Evaluate[highlightCheck](highlightJS))
 		p.t.Fatalf("after clicking the anomaly link: %+v (%v)", hc, err)
 	}
-	return eval[highlightCheck](p, highlightJS)
+	return browsertest.Eval[highlightCheck](p.Page, highlightJS)
 }
 
 // clickOp clicks on the k-th highlighted operation in the timeline and
 // waits until the page has selected it.
 func (p *page) clickOp(k int) {
 	p.t.Helper()
-	pt := eval[struct{ X, Y float64 }](p, fmt.Sprintf(`window.faultlineReport.opPoint(window.faultlineReport.highlighted()[%d].op)`, k))
-	p.do(chromedp.MouseClickXY(pt.X, pt.Y))
-	p.waitFor(`window.faultlineReport.selected() >= 0`, 5*time.Second)
+	pt := browsertest.Eval[struct{ X, Y float64 }](p.Page, fmt.Sprintf(`window.faultlineReport.opPoint(window.faultlineReport.highlighted()[%d].op)`, k))
+	p.Do(chromedp.MouseClickXY(pt.X, pt.Y))
+	p.WaitFor(`window.faultlineReport.selected() >= 0`, 5*time.Second)
 }
 
 // namedInvocations returns the invocation indices of the operations whose
@@ -338,13 +177,13 @@ func TestBrowserReportOfRealInvalidRun(t *testing.T) {
 		t.Fatal("the run has no fault window")
 	}
 
-	took := p.openReport(fileURL(filepath.Join(res.Dir, runfolder.ReportFile)))
+	took := p.openReport(browsertest.FileURL(filepath.Join(res.Dir, runfolder.ReportFile)))
 	t.Logf("report of %d events loaded and drawn in %v", len(h), took.Round(time.Millisecond))
 
 	// The fault windows: in the timeline's drawing, its table and both
 	// charts.
 	type shown struct{ Drawn, Rows, Latency, Throughput int }
-	got := eval[shown](p, `({
+	got := browsertest.Eval[shown](p.Page, `({
 		drawn: window.faultlineReport.stats.windows,
 		rows: document.querySelectorAll("#fault-windows tr").length - 1,
 		latency: document.querySelectorAll("#latency-chart g.fault").length,
@@ -352,7 +191,7 @@ func TestBrowserReportOfRealInvalidRun(t *testing.T) {
 	if want := (shown{windows, windows, windows, windows}); got != want {
 		t.Errorf("fault windows shown: %+v, want %d everywhere", got, windows)
 	}
-	p.screenshot("report")
+	p.Screenshot("report")
 
 	// Each anomaly link highlights that anomaly's operations inside the
 	// visible range, with the timeline on screen.
@@ -368,16 +207,16 @@ func TestBrowserReportOfRealInvalidRun(t *testing.T) {
 		}
 		t.Logf("anomaly %d (key %s): %d operations highlighted, view %.3fs–%.3fs", i, a.Key, hc.Count, hc.ViewStart/1e6, hc.ViewEnd/1e6)
 	}
-	p.screenshot("anomaly")
+	p.Screenshot("anomaly")
 
 	// A click on a highlighted operation shows it, as text.
 	p.clickOp(0)
-	details := eval[string](p, `document.getElementById("op-details").textContent`)
+	details := browsertest.Eval[string](p.Page, `document.getElementById("op-details").textContent`)
 	last := anomalies[min(len(anomalies), 2)-1]
 	if !strings.Contains(details, "process") || !strings.Contains(details, last.Key) {
 		t.Errorf("details of the clicked operation: %q", details)
 	}
-	p.noConsoleErrors()
+	p.NoConsoleErrors()
 }
 
 func TestBrowserHistoryValuesStayText(t *testing.T) {
@@ -411,7 +250,7 @@ func TestBrowserHistoryValuesStayText(t *testing.T) {
 			Anomalies: []core.Anomaly{{Kind: "stale-read", Key: keyJS, Description: "read " + valueJS + " " + descJS, Events: []int{2, 4, 6}}}}},
 		nodeLog: "line one\n" + logJS + "\n",
 	})
-	p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
+	p.openReport(browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile)))
 	p.clickAnomaly(0)
 	p.clickOp(1) // the read, whose value is a script
 
@@ -419,7 +258,7 @@ func TestBrowserHistoryValuesStayText(t *testing.T) {
 		Pwned, Text, Details string
 		Scripts, Imgs        int
 	}
-	got := eval[state](p, `({
+	got := browsertest.Eval[state](p.Page, `({
 		pwned: typeof window.pwned,
 		text: document.body.innerText,
 		details: document.getElementById("op-details").textContent,
@@ -440,17 +279,17 @@ func TestBrowserHistoryValuesStayText(t *testing.T) {
 		t.Errorf("details of the selected read lack its key and value as text: %q", got.Details)
 	}
 	p.clickOp(2) // the failed write, whose error is markup
-	if d := eval[string](p, `document.getElementById("op-details").textContent`); !strings.Contains(d, errJS) {
+	if d := browsertest.Eval[string](p.Page, `document.getElementById("op-details").textContent`); !strings.Contains(d, errJS) {
 		t.Errorf("details of the failed write lack its error as text: %q", d)
 	}
-	if n := eval[int](p, `document.querySelectorAll("#op-details img, #op-details script").length`); n != 0 {
+	if n := browsertest.Eval[int](p.Page, `document.querySelectorAll("#op-details img, #op-details script").length`); n != 0 {
 		t.Errorf("the details hold %d elements made from values", n)
 	}
-	if pwned := eval[string](p, `typeof window.pwned`); pwned != "undefined" {
+	if pwned := browsertest.Eval[string](p.Page, `typeof window.pwned`); pwned != "undefined" {
 		t.Errorf("window.pwned is %s after selecting operations", pwned)
 	}
-	p.screenshot("escaped")
-	p.noConsoleErrors()
+	p.Screenshot("escaped")
+	p.NoConsoleErrors()
 }
 
 func TestBrowserServeListsAndOpensRuns(t *testing.T) {
@@ -480,47 +319,47 @@ func TestBrowserServeListsAndOpensRuns(t *testing.T) {
 	type row struct{ Verdict, Test, Title string }
 	const rowsJS = `[...document.querySelectorAll("#runs tr.run")].map(r => ({
 		verdict: r.dataset.verdict, test: r.dataset.test, title: r.querySelector("a.report").textContent}))`
-	p.do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
+	p.Do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
 	want := []row{
 		{"invalid", "demo-kv-register", "demo-kv (unsafe) / register · partition"},
 		{serve.NotChecked, "other-bank", "other / bank"},
 		{"valid", "demo-kv-register", "demo-kv (safe) / register"},
 	}
-	if got := eval[[]row](p, rowsJS); !slices.Equal(got, want) {
+	if got := browsertest.Eval[[]row](p.Page, rowsJS); !slices.Equal(got, want) {
 		t.Errorf("listing (newest first):\n got %+v\nwant %+v", got, want)
 	}
-	p.screenshot("runs")
+	p.Screenshot("runs")
 
 	// Filter by verdict with the select element: the form submits on
 	// change (SetValue fires the change event).
-	loadAfter(p, chromedp.SetValue(chromedp.CSS(`#verdict`), "valid"))
-	if q := eval[string](p, `location.search`); q != "?verdict=valid&test=" {
+	browsertest.LoadAfter(p.Page, chromedp.SetValue(chromedp.CSS(`#verdict`), "valid"))
+	if q := browsertest.Eval[string](p.Page, `location.search`); q != "?verdict=valid&test=" {
 		t.Errorf("the filter form loaded %q", q)
 	}
-	if got := eval[[]row](p, rowsJS); len(got) != 1 || got[0].Verdict != "valid" {
+	if got := browsertest.Eval[[]row](p.Page, rowsJS); len(got) != 1 || got[0].Verdict != "valid" {
 		t.Errorf("filtered by verdict=valid: %+v", got)
 	}
-	p.do(chromedp.Navigate(ts.URL+"/?test=other-bank"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
-	if got := eval[[]row](p, rowsJS); len(got) != 1 || got[0].Test != "other-bank" {
+	p.Do(chromedp.Navigate(ts.URL+"/?test=other-bank"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
+	if got := browsertest.Eval[[]row](p.Page, rowsJS); len(got) != 1 || got[0].Test != "other-bank" {
 		t.Errorf("filtered by test=other-bank: %+v", got)
 	}
 
 	// Open the newest run's report from the listing.
-	p.do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
-	loadAfter(p, chromedp.Click(chromedp.CSS(`#runs tr.run a.report`)))
-	p.waitFor(`!!(window.faultlineReport && window.faultlineReport.ready)`, 10*time.Second)
-	verdict := eval[string](p, `document.getElementById("verdict").textContent`)
-	path := eval[string](p, `location.pathname`)
+	p.Do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs`)))
+	browsertest.LoadAfter(p.Page, chromedp.Click(chromedp.CSS(`#runs tr.run a.report`)))
+	p.WaitFor(`!!(window.faultlineReport && window.faultlineReport.ready)`, 10*time.Second)
+	verdict := browsertest.Eval[string](p.Page, `document.getElementById("verdict").textContent`)
+	path := browsertest.Eval[string](p.Page, `location.pathname`)
 	if verdict != "invalid" || !strings.HasPrefix(path, "/runs/demo-kv-register/") || !strings.HasSuffix(path, "/report.html") {
 		t.Errorf("opened %s showing %q, want the newest run's report", path, verdict)
 	}
 	p.clickAnomaly(0)
-	p.screenshot("opened")
+	p.Screenshot("opened")
 	// The report's relative links work from the server.
-	if status := eval[int](p, `fetch("history.jsonl").then(r => r.status)`, chromedp.EvalAwaitPromise); status != 200 {
+	if status := browsertest.Eval[int](p.Page, `fetch("history.jsonl").then(r => r.status)`, chromedp.EvalAwaitPromise); status != 200 {
 		t.Errorf("history.jsonl linked from the served report: status %d", status)
 	}
-	p.noConsoleErrors()
+	p.NoConsoleErrors()
 }
 
 func TestBrowserLargeReport(t *testing.T) {
@@ -548,12 +387,12 @@ func TestBrowserLargeReport(t *testing.T) {
 		t.Errorf("report of %d operations is %d bytes, want under 20 MB", ops, st.Size())
 	}
 
-	took := p.openReport(fileURL(filepath.Join(dir, runfolder.ReportFile)))
+	took := p.openReport(browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile)))
 	type metrics struct {
 		ReadyMs, DrawMs     float64
 		Operations, Windows int
 	}
-	m := eval[metrics](p, `({readyMs: window.faultlineReport.readyMs, drawMs: window.faultlineReport.drawMs,
+	m := browsertest.Eval[metrics](p.Page, `({readyMs: window.faultlineReport.readyMs, drawMs: window.faultlineReport.drawMs,
 		operations: window.faultlineReport.operations, windows: window.faultlineReport.stats.windows})`)
 	t.Logf("browser: loaded and drawn in %v (script ready %.0f ms after navigation start; drawing the whole run takes %.1f ms)",
 		took.Round(time.Millisecond), m.ReadyMs, m.DrawMs)
@@ -565,7 +404,7 @@ func TestBrowserLargeReport(t *testing.T) {
 	}
 	// Zooming draws only the visible window (BenchmarkBrowserLargeReport
 	// times it).
-	draws := eval[[]float64](p, `[[0, 60e6], [30e6, 31e6], [30.5e6, 30.51e6], [0, 1e6]].map(v => window.faultlineReport.zoom(v[0], v[1]))`)
+	draws := browsertest.Eval[[]float64](p.Page, `[[0, 60e6], [30e6, 31e6], [30.5e6, 30.51e6], [0, 1e6]].map(v => window.faultlineReport.zoom(v[0], v[1]))`)
 	t.Logf("draw times (ms) of the whole run, 1 s, 10 ms and the first second: %.1f", draws)
 	if len(draws) != 4 {
 		t.Errorf("zoom answered %v, want four draw times", draws)
@@ -576,8 +415,8 @@ func TestBrowserLargeReport(t *testing.T) {
 		t.Errorf("anomaly highlights invocations %v, want %v", hc.Indices, want)
 	}
 	t.Logf("anomaly: view %.4fs–%.4fs", hc.ViewStart/1e6, hc.ViewEnd/1e6)
-	p.screenshot("large")
-	p.noConsoleErrors()
+	p.Screenshot("large")
+	p.NoConsoleErrors()
 }
 
 // BenchmarkBrowserLargeReport times the report of a 100,000-operation run:
@@ -596,7 +435,7 @@ func BenchmarkBrowserLargeReport(b *testing.B) {
 			Anomalies: []core.Anomaly{{Kind: "stale-read", Key: "k1", Description: "generated anomaly", Events: big.anomaly}}}},
 		noReport: true,
 	})
-	u := fileURL(filepath.Join(dir, runfolder.ReportFile))
+	u := browsertest.FileURL(filepath.Join(dir, runfolder.ReportFile))
 	var render, load time.Duration
 	var drawAll, drawWindow float64
 	for b.Loop() {
@@ -606,7 +445,7 @@ func BenchmarkBrowserLargeReport(b *testing.B) {
 		}
 		render += time.Since(start)
 		load += p.openReport(u)
-		d := eval[[]float64](p, `[[0, 60e6], [30.5e6, 30.51e6]].map(v => window.faultlineReport.zoom(v[0], v[1]))`)
+		d := browsertest.Eval[[]float64](p.Page, `[[0, 60e6], [30.5e6, 30.51e6]].map(v => window.faultlineReport.zoom(v[0], v[1]))`)
 		drawAll += d[0]
 		drawWindow += d[1]
 	}
@@ -615,5 +454,5 @@ func BenchmarkBrowserLargeReport(b *testing.B) {
 	b.ReportMetric(float64(load.Milliseconds())/n, "load-ms/op")
 	b.ReportMetric(drawAll/n, "draw-all-ms/op")
 	b.ReportMetric(drawWindow/n, "draw-10ms-ms/op")
-	p.noConsoleErrors()
+	p.NoConsoleErrors()
 }
