@@ -352,13 +352,21 @@ func (r *SweepResult) write() error {
 // as run folders are (runfolder.TimestampFormat, -2, -3, … for a second
 // sweep in the same millisecond).
 func newSweepDir(root, target, workload string, now time.Time) (string, error) {
-	name := target + "-" + workload + "-sweep"
+	return newSeriesDir(root, target, workload, "sweep", now)
+}
+
+// newSeriesDir creates <root>/<target>-<workload>-<kind>/<UTC time>/, the
+// folder of a series of runs (kind "sweep" or "repeat"), named as run
+// folders are (runfolder.TimestampFormat, -2, -3, … for a second series
+// in the same millisecond). Its errors name the kind's folder.
+func newSeriesDir(root, target, workload, kind string, now time.Time) (string, error) {
+	name := target + "-" + workload + "-" + kind
 	if !filepath.IsLocal(name) || filepath.Base(name) != name {
-		return "", core.BadInput("sweep folder: target %q and workload %q must be plain names", target, workload)
+		return "", core.BadInput("%s folder: target %q and workload %q must be plain names", kind, target, workload)
 	}
 	parent := filepath.Join(root, name)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("create sweep folder: %w", err)
+		return "", fmt.Errorf("create %s folder: %w", kind, err)
 	}
 	base := now.UTC().Format(runfolder.TimestampFormat)
 	for n := 1; n <= 1000; n++ {
@@ -371,11 +379,11 @@ func newSweepDir(root, target, workload string, now time.Time) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("create sweep folder: %w", err)
+			return "", fmt.Errorf("create %s folder: %w", kind, err)
 		}
 		return dir, nil
 	}
-	return "", fmt.Errorf("create sweep folder: too many sweeps named %s in %s", base, parent)
+	return "", fmt.Errorf("create %s folder: too many %ss named %s in %s", kind, kind, base, parent)
 }
 
 // LevelFigures returns the figures of the run folder dir over its whole

@@ -137,6 +137,7 @@ func newRun() *cobra.Command {
 	var (
 		nem, junit string
 		jsonOut    bool
+		repeat     int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -150,6 +151,9 @@ func newRun() *cobra.Command {
 			t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
 			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
 			t.Status = os.Stderr
+			if repeat != 1 {
+				return runRepeat(cmd.Context(), t, repeat, junit, jsonOut)
+			}
 			start := time.Now()
 			var res *faultline.Result
 			err := t.Validate()
@@ -175,6 +179,7 @@ func newRun() *cobra.Command {
 	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
 	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
+	f.IntVar(&repeat, "repeat", 1, repeatUsage)
 	return cmd
 }
 

@@ -92,11 +92,29 @@ type Input struct {
 	Properties map[string]string
 }
 
-// New builds the report: an invalid checker is a failure whose message
-// is its summary and whose text lists the anomalies; an unknown checker is
-// an error (an undecided check is not a pass); a run that could not be
-// carried out is one errored test case named "run".
+// New builds the report of one run: NewSuite(in) alone under the root.
 func New(in Input) Suites {
+	return Collect(NewSuite(in))
+}
+
+// Collect puts suites, in order, under one root named "faultline" whose
+// tests, failures, errors and time are the sums of theirs.
+func Collect(suites ...Suite) Suites {
+	out := Suites{Name: "faultline", Suites: suites}
+	for _, s := range suites {
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Time += s.Time
+	}
+	return out
+}
+
+// NewSuite builds the suite of one run: an invalid checker is a failure
+// whose message is its summary and whose text lists the anomalies; an
+// unknown checker is an error (an undecided check is not a pass); a run
+// that could not be carried out is one errored test case named "run".
+func NewSuite(in Input) Suite {
 	s := Suite{
 		Name:      in.Name,
 		Time:      in.Duration.Seconds(),
@@ -144,15 +162,21 @@ func New(in Input) Suites {
 		s.Cases = append(s.Cases, tc)
 	}
 	s.Tests = len(s.Cases)
-	return Suites{Name: "faultline", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []Suite{s}}
+	return s
 }
 
-// Write writes the report to path atomically: a temporary file in the
-// same folder, renamed over path. It creates no folder: a missing parent
-// folder, a folder at path or a folder it may not write into is an error,
-// and no temporary file is left behind.
+// Write writes the report of one run, New(in), to path as WriteSuites
+// does.
 func Write(path string, in Input) error {
-	b, err := xml.MarshalIndent(New(in), "", "  ")
+	return WriteSuites(path, New(in))
+}
+
+// WriteSuites writes the report r to path atomically: a temporary file in
+// the same folder, renamed over path. It creates no folder: a missing
+// parent folder, a folder at path or a folder it may not write into is an
+// error, and no temporary file is left behind.
+func WriteSuites(path string, r Suites) error {
+	b, err := xml.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode junit: %w", err)
 	}
