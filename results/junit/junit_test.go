@@ -153,3 +153,28 @@ func readOnlyDir(t *testing.T) string {
 	t.Skip("cannot make a read-only folder here (root, and no immutable attribute)")
 	return ""
 }
+
+// TestJUnitCollectSumsSuites puts the suites of several runs and one
+// without test cases under one root: its counts are their sums, and the
+// report validates against the schema.
+func TestJUnitCollectSumsSuites(t *testing.T) {
+	cases := junitCases()
+	var suites []Suite
+	for _, name := range []string{"valid", "invalid", "unknown", "run error"} {
+		suites = append(suites, NewSuite(cases[name]))
+	}
+	suites = append(suites, Suite{Name: "rate", Time: 2, Properties: &Properties{List: []Property{{Name: "found", Value: "1"}}},
+		Cases: []Case{}, SystemOut: "anomaly found in 1 of 2 seeds"})
+	r := Collect(suites...)
+	if len(r.Suites) != 5 || r.Tests != 4 || r.Failures != 1 || r.Errors != 2 || r.Time != 21+1+2 || r.Name != "faultline" {
+		t.Fatalf("collected: %d suites, tests/failures/errors %d/%d/%d, time %v", len(r.Suites), r.Tests, r.Failures, r.Errors, r.Time)
+	}
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	if err := WriteSuites(path, r); err != nil {
+		t.Fatal(err)
+	}
+	xmllint := testenv.NeedBinary(t, "xmllint", "libxml2-utils")
+	if out, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", path).CombinedOutput(); err != nil {
+		t.Errorf("junit.xml does not validate: %v\n%s", err, out)
+	}
+}
