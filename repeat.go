@@ -510,6 +510,7 @@ func WriteRepeatJUnit(path string, r *RepeatResult) error {
 		if run.RunDir == "" {
 			in.Dir = ""
 		}
+		in.Start = r.Start // for a run without results.json
 		if st, d, ok := runTimes(r.Dir, run.RunDir); ok {
 			in.Start, in.Duration = st, d
 		}

@@ -37,10 +37,12 @@ func firstInvocation(t *testing.T, dir string) (int64, int64) {
 		for _, a := range c.Anomalies {
 			for _, i := range a.Events {
 				at := h[i].Time
-				for j := i; j >= 0 && h[i].Type != faultline.Invoke && h[i].Process != faultline.NemesisProcess; j-- {
-					if h[j].Process == h[i].Process && h[j].Type == faultline.Invoke {
-						at = h[j].Time
-						break
+				if h[i].Type != faultline.Invoke && h[i].Process != faultline.NemesisProcess {
+					for j := i - 1; j >= 0; j-- {
+						if h[j].Process == h[i].Process && h[j].Type == faultline.Invoke {
+							at = h[j].Time
+							break
+						}
 					}
 				}
 				if first < 0 || at < first {
