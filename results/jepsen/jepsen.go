@@ -21,8 +21,10 @@
 // integer, 0 or more) or :nemesis. Client operations are :read, :write and
 // :cas of the cas-register model, with the register workload's typed
 // values (workloads/register): a write's int64, a cas's [2]int64{old,
-// new}, a read's nil or int64 on :ok. :fail means the operation did not
-// take effect and :info that it may have, as in faultline's own histories;
+// new}, a read's nil or int64 on :ok; a read of nil found the register
+// empty (Knossos's cas-register takes it for an unknown value instead).
+// :fail means the operation did not take effect and :info that it may
+// have, as in faultline's own histories;
 // a process's events must alternate invocation and completion. Values that
 // are [key value] tuples (jepsen.independent) put each operation on its
 // key (the key's integer in decimal, a string as it is, a keyword or
@@ -363,32 +365,34 @@ func (b *builder) client(op rawOp, e *core.Event) error {
 // deciding or following the history's independence.
 func (b *builder) invocation(f string, op rawOp) (string, any, error) {
 	v := op.value
-	tuple := (v.kind == kVector || v.kind == kList) && len(v.items) == 2
-	independent := false
+	k, inner, tuple := tupleOf(v)
+	independent := tuple
 	switch f {
 	case fRead:
-		independent = tuple
-		if !independent && v.kind != kNil {
+		if !tuple && v.kind != kNil {
 			return "", nil, b.fail(v.line, "the :value %s of a :read invocation: want nil, or [key nil] for independent keys", v.what())
 		}
 	case fWrite:
-		independent = tuple
-		if !independent && v.kind != kInt {
+		if !tuple && v.kind != kInt {
 			return "", nil, b.fail(v.line, "the :value %s of a :write invocation: want an integer, or [key integer] for independent keys", v.what())
 		}
 	case fCAS:
 		if !tuple {
 			return "", nil, b.fail(v.line, "the :value %s of a :cas invocation: want [old new], or [key [old new]] for independent keys", v.what())
 		}
-		second := v.items[1]
-		independent = second.kind == kVector || second.kind == kList
+		// [old new], unless its second element is itself a pair.
+		if u := v.untagged(); u.kind != kMap && inner.kind != kVector && inner.kind != kList {
+			independent, inner = false, v
+		}
 	}
 	if err := b.follow(independent, v.line); err != nil {
 		return "", nil, err
 	}
-	key, inner := SingleKey, v
+	key := SingleKey
 	if independent {
-		key, inner = keyName(v.items[0]), v.items[1]
+		key = keyName(k)
+	} else {
+		inner = v
 	}
 	switch f {
 	case fWrite:
@@ -398,12 +402,32 @@ func (b *builder) invocation(f string, op rawOp) (string, any, error) {
 		return key, inner.i, nil
 	case fCAS:
 		pair := inner.items
-		if len(pair) != 2 || pair[0].kind != kInt || pair[1].kind != kInt {
+		if (inner.kind != kVector && inner.kind != kList) || len(pair) != 2 || pair[0].kind != kInt || pair[1].kind != kInt {
 			return "", nil, b.fail(v.line, "the :value %s of a :cas invocation: want [old new] integers", v.what())
 		}
 		return key, [2]int64{pair[0].i, pair[1].i}, nil
 	}
 	return key, nil, nil
+}
+
+// tupleOf returns the key and value of a jepsen.independent tuple: a
+// vector or list of two elements (a map entry, as Jepsen prints it), or a
+// map or tagged record with :key and :value.
+func tupleOf(v value) (key, val value, ok bool) {
+	u := v.untagged()
+	switch u.kind {
+	case kVector, kList:
+		if len(u.items) == 2 {
+			return u.items[0], u.items[1], true
+		}
+	case kMap:
+		k, ok1 := u.get("key")
+		x, ok2 := u.get("value")
+		if ok1 && ok2 {
+			return k, x, true
+		}
+	}
+	return value{}, value{}, false
 }
 
 // follow decides the history's independence at its first client
@@ -431,13 +455,14 @@ func (b *builder) follow(independent bool, line int) error {
 func (b *builder) readResult(op rawOp, key string) (any, error) {
 	v := op.value
 	if b.mode == modeIndependent {
-		if (v.kind != kVector && v.kind != kList) || len(v.items) != 2 {
+		k, x, ok := tupleOf(v)
+		if !ok {
 			return nil, b.fail(v.line, "the :value %s of an :ok :read: want [key value] (jepsen.independent)", v.what())
 		}
-		if k := keyName(v.items[0]); k != key {
-			return nil, b.fail(v.line, "the :ok :read %s answers key %s, but its invocation read key %s", v.what(), k, key)
+		if name := keyName(k); name != key {
+			return nil, b.fail(v.line, "the :ok :read %s answers key %s, but its invocation read key %s", v.what(), name, key)
 		}
-		v = v.items[1]
+		v = x
 	}
 	switch v.kind {
 	case kNil:
