@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -133,10 +134,15 @@ func (e *ednError) Error() string { return e.msg }
 // #object[…]), ##Inf-style symbolic values, #"…" patterns, #_ discards,
 // ; comments and commas as whitespace.
 type parser struct {
-	src  string
-	pos  int
-	line int
+	src   string
+	pos   int
+	line  int
+	depth int // collections and tags open around the current position
 }
+
+// maxDepth bounds how deeply values may nest, so that a hostile file
+// cannot exhaust the stack.
+const maxDepth = 1000
 
 func newParser(src string) *parser { return &parser{src: src, line: 1} }
 
@@ -225,7 +231,12 @@ func closer(open byte) byte {
 // checked that the input does not end.
 func (p *parser) value() (value, error) {
 	start, line := p.pos, p.line
+	if p.depth >= maxDepth {
+		return value{}, p.errf(line, "values nest deeper than %d levels", maxDepth)
+	}
+	p.depth++
 	v, err := p.bare()
+	p.depth--
 	if err != nil {
 		return value{}, err
 	}
@@ -347,7 +358,7 @@ func (p *parser) dispatch(line int) (value, error) {
 		return value{}, err
 	}
 	if p.pos >= len(p.src) {
-		return value{}, p.errf(line, "the tag #%s tags nothing: the input ends", cut(tag))
+		return value{}, p.errf(line, "the tag #%s tags nothing: the input ends", printable(cut(tag)))
 	}
 	v, err := p.value()
 	if err != nil {
@@ -467,7 +478,28 @@ func cut(s string) string {
 	return s[:n] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
-// quote quotes s for an error message, cut to about maxQuote bytes.
+// quote quotes s for an error message: on one line, control characters
+// and invalid UTF-8 escaped, cut to about maxQuote bytes.
 func quote(s string) string {
-	return "`" + cut(strings.Join(strings.Fields(s), " ")) + "`"
+	return "`" + cut(printable(strings.Join(strings.Fields(s), " "))) + "`"
+}
+
+// printable escapes what a terminal should not receive from a file:
+// control characters and bytes that are not UTF-8, as Go escapes them.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

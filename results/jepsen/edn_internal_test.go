@@ -114,18 +114,19 @@ func TestEDNErrors(t *testing.T) {
 		line int
 		msg  string
 	}{
-		"[1 2":              {1, `the "[" opened at line 1 is never closed`},
-		"\n\n(1 [2)":        {3, `")" closes the "[" opened at line 3`},
-		"{:a}":              {1, "the map opened at line 1 has a key without a value (1 forms)"},
-		"]":                 {1, `unexpected "]": nothing open to close`},
-		"\"abc":             {1, "the string opened at line 1 is never closed"},
-		":":                 {1, "a lone ':' is not a keyword"},
-		"#":                 {1, "'#' is followed by neither a tag nor a set"},
-		"#inst":             {1, "the tag #inst tags nothing: the input ends"},
-		"#_":                {1, "#_ discards nothing: the input ends"},
-		"\\":                {1, "a character literal \\ ends the input"},
-		"#{1 2\n":           {1, `the "{" opened at line 1 is never closed`},
-		"[\"a\nb\" {:x 1]]": {2, `"]" closes the "{" opened at line 2`},
+		"[1 2":                                {1, `the "[" opened at line 1 is never closed`},
+		"\n\n(1 [2)":                          {3, `")" closes the "[" opened at line 3`},
+		"{:a}":                                {1, "the map opened at line 1 has a key without a value (1 forms)"},
+		"]":                                   {1, `unexpected "]": nothing open to close`},
+		"\"abc":                               {1, "the string opened at line 1 is never closed"},
+		":":                                   {1, "a lone ':' is not a keyword"},
+		"#":                                   {1, "'#' is followed by neither a tag nor a set"},
+		"#inst":                               {1, "the tag #inst tags nothing: the input ends"},
+		"#_":                                  {1, "#_ discards nothing: the input ends"},
+		"\\":                                  {1, "a character literal \\ ends the input"},
+		"#{1 2\n":                             {1, `the "{" opened at line 1 is never closed`},
+		"[\"a\nb\" {:x 1]]":                   {2, `"]" closes the "{" opened at line 2`},
+		strings.Repeat("[", maxDepth) + "\n[": {2, "values nest deeper than 1000 levels"},
 	}
 	for src, want := range cases {
 		p := newParser(src)
@@ -148,6 +149,9 @@ func TestEDNErrors(t *testing.T) {
 // bytes.
 func TestQuoteCuts(t *testing.T) {
 	if got := quote("a\n b\t c"); got != "`a b c`" {
+		t.Errorf("quote = %s", got)
+	}
+	if got := quote("a\x00b\xffc\u200bé"); got != "`a\\x00b\\xffc\\u200bé`" {
 		t.Errorf("quote = %s", got)
 	}
 	long := strings.Repeat("é", 300)

@@ -460,7 +460,7 @@ func (b *builder) readResult(op rawOp, key string) (any, error) {
 			return nil, b.fail(v.line, "the :value %s of an :ok :read: want [key value] (jepsen.independent)", v.what())
 		}
 		if name := keyName(k); name != key {
-			return nil, b.fail(v.line, "the :ok :read %s answers key %s, but its invocation read key %s", v.what(), name, key)
+			return nil, b.fail(v.line, "the :ok :read %s answers key %s, but its invocation read key %s", v.what(), printable(cut(name)), printable(cut(key)))
 		}
 		v = x
 	}
