@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/internal/registry"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results/history"
+	"github.com/faultline/faultline/results/jepsen"
 	"github.com/faultline/faultline/results/runfolder"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
@@ -35,7 +36,21 @@ type CheckConfig struct {
 	// past it the verdict is unknown. Zero means
 	// checkers.DefaultMemoryBudget().
 	Memory int64
+	// Format is the history's format: FormatFaultline, FormatJepsen, or
+	// empty to tell from the path (see Check).
+	Format string
 }
+
+// The history formats Check reads (CheckConfig.Format).
+const (
+	// FormatFaultline is faultline's own history.jsonl, or a run folder.
+	FormatFaultline = "faultline"
+	// FormatJepsen is a Jepsen cas-register history (results/jepsen):
+	// history.edn, Jepsen's textual log of operations, or a Jepsen run's
+	// store folder holding either. It is judged by the register
+	// workload.
+	FormatJepsen = "jepsen"
+)
 
 // Check re-checks a stored run offline: path is a run folder or a
 // history.jsonl file. It reads a partial history too (a controller killed
@@ -51,6 +66,16 @@ type CheckConfig struct {
 // never valid. Result.Figures measures the history as Run does, over the
 // load phase the folder's results.json recorded (the whole history when
 // there is none, or for a bare history file).
+//
+// cfg.Format says how to read path. FormatJepsen reads a Jepsen
+// cas-register history (a file in either of results/jepsen's formats, or
+// a folder holding history.edn or history.txt) and judges it with the
+// register workload: a cfg.Workload other than "register" is bad input,
+// and notes on how the history was read (times made up, lines skipped)
+// are in Result.Errors. Empty Format means FormatJepsen for a file whose
+// name ends in .edn and for a folder without history.jsonl that holds
+// history.edn or history.txt, and FormatFaultline otherwise; any other
+// value is bad input.
 func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 	if err := validCheckTimeout(cfg.Timeout); err != nil {
 		return nil, err
@@ -67,6 +92,13 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 			return nil, core.BadInput("%s: no such run folder or history file", path)
 		}
 		return nil, fmt.Errorf("check: %w", err)
+	}
+	format, err := checkFormat(path, st, cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	if format == FormatJepsen {
+		return checkJepsen(ctx, path, cfg)
 	}
 	historyPath, dir := path, ""
 	if st.IsDir() {
@@ -106,17 +138,26 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		}
 		return nil, core.BadInput("%s is not a history: %s", historyPath, what)
 	}
+	var notes []string
+	if info.Torn {
+		notes = append(notes, fmt.Sprintf("%s: the last line (line %d, %d bytes) is cut off: the run was stopped while writing it; it was ignored",
+			historyPath, info.TornLine, info.TornBytes))
+	}
+	return checkHistory(ctx, wl, h, historyPath, dir, notes, cfg)
+}
+
+// checkHistory judges the history h read from historyPath (in the run
+// folder dir, or "" for a bare file) with wl's checkers; notes go into
+// Result.Errors.
+func checkHistory(ctx context.Context, wl workloads.Workload, h History, historyPath, dir string, notes []string, cfg CheckConfig) (*Result, error) {
 	// A history whose invocations and completions do not pair up is bad
 	// input, not an undecidable one.
 	if _, err := checkers.Pair(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", historyPath, err)
 	}
-	res := &Result{Dir: dir, Counts: runfolder.Count(h)}
-	if info.Torn {
-		res.Errors = append(res.Errors, fmt.Sprintf("%s: the last line (line %d, %d bytes) is cut off: the run was stopped while writing it; it was ignored",
-			historyPath, info.TornLine, info.TornBytes))
-	}
+	res := &Result{Dir: dir, Counts: runfolder.Count(h), Errors: notes}
 	res.Figures = measure(wl, h, recordedLoadEnd(dir))
+	var err error
 	res.Checkers, res.Verdict, err = judge(ctx, wl, h, workloads.CheckOptions{}, cfg.Timeout, cfg.Memory)
 	if errors.Is(err, errCheckInterrupted) {
 		return nil, fmt.Errorf("check %w", ErrInterrupted)
@@ -125,6 +166,50 @@ func Check(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkFormat resolves CheckConfig.Format for path (st is its Stat).
+func checkFormat(path string, st fs.FileInfo, format string) (string, error) {
+	switch format {
+	case FormatFaultline, FormatJepsen:
+		return format, nil
+	case "":
+	default:
+		return "", core.BadInput("unknown --format %s; valid formats: %s, %s", quoteShort(format), FormatFaultline, FormatJepsen)
+	}
+	if !st.IsDir() {
+		if strings.EqualFold(filepath.Ext(path), ".edn") {
+			return FormatJepsen, nil
+		}
+		return FormatFaultline, nil
+	}
+	if _, err := os.Lstat(filepath.Join(path, runfolder.HistoryFile)); err == nil {
+		return FormatFaultline, nil
+	}
+	for _, name := range jepsen.HistoryFiles {
+		if _, err := os.Lstat(filepath.Join(path, name)); err == nil {
+			return FormatJepsen, nil
+		}
+	}
+	return FormatFaultline, nil
+}
+
+// checkJepsen checks the Jepsen history at path with the register
+// workload.
+func checkJepsen(ctx context.Context, path string, cfg CheckConfig) (*Result, error) {
+	const workload = "register"
+	if cfg.Workload != "" && cfg.Workload != workload {
+		return nil, core.BadInput("--format %s reads cas-register histories, which the %s workload judges; --workload %s cannot", FormatJepsen, workload, quoteShort(cfg.Workload))
+	}
+	wl, ok := registry.Workload(workload)
+	if !ok {
+		return nil, fmt.Errorf("check: the %s workload is not registered", workload)
+	}
+	h, info, file, err := jepsen.ReadPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return checkHistory(ctx, wl, h, file, "", info.Notes(file), cfg)
 }
 
 // recordedLoadEnd is the load phase's end that the run folder dir's

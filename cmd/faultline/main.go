@@ -296,6 +296,7 @@ func newCheck() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout; everything else goes to stderr")
 	cmd.Flags().StringVar(&cfg.Workload, "workload", "", "workload of the history (default: from test.json, else register)")
+	cmd.Flags().StringVar(&cfg.Format, "format", "", "format of the history: faultline (history.jsonl or a run folder) or jepsen (history.edn, Jepsen's log of operations, or a Jepsen run folder); default jepsen for a .edn file or a folder with a Jepsen history and no history.jsonl, else faultline")
 	cmd.Flags().DurationVar(&cfg.Timeout, "check-timeout", cfg.Timeout, "time budget of each checker; past it the verdict is unknown")
 	cmd.Flags().Var(bytesValue{&cfg.Memory}, "check-memory", "memory budget of the checkers (heap growth, e.g. 512MiB, 2GiB, 25%; default a quarter of this machine's memory); past it the verdict is unknown")
 	return cmd
