@@ -52,32 +52,64 @@ const EnvNodeImage = "FAULTLINE_TEST_NODE_IMAGE"
 // buildTimeout bounds a build of the node image or the server image.
 const buildTimeout = 25 * time.Minute
 
-var nodeBinary = sync.OnceValues(func() (string, error) {
+// nodeBinary holds a static faultline built from this source, once per
+// process. It is built to a folder of its own, not images.BuildBinary's
+// cache file, which a build of another checkout may replace meanwhile.
+var nodeBinary = sync.OnceValues(func() ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	root, err := moduleRoot()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return images.BuildBinary(ctx, root)
+	dir, err := os.MkdirTemp("", "fltest-faultline-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// As images.BuildBinary builds it: the same source gives the same bytes.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
+		"-o", filepath.Join(dir, "faultline"), "./cmd/faultline")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build a static faultline: %v: %s", err, out)
+	}
+	return os.ReadFile(filepath.Join(dir, "faultline"))
 })
 
-// NodeBinary returns a static faultline binary built from this source
-// (once per process): what the compose provider puts into the node image.
+// writeNodeBinary writes the static faultline of nodeBinary into dir.
+func writeNodeBinary(dir string) (string, error) {
+	b, err := nodeBinary()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "faultline")
+	return path, os.WriteFile(path, b, 0o755)
+}
+
+// NodeBinary returns the path, in a folder of t's, of a static faultline
+// binary built from this source (once per process): what the compose
+// provider puts into the node image.
 func NodeBinary(t testing.TB) string {
 	t.Helper()
-	bin, err := nodeBinary()
+	path, err := writeNodeBinary(t.TempDir())
 	if err != nil {
-		t.Fatalf("build a static faultline: %v", err)
+		t.Fatalf("static faultline: %v", err)
 	}
-	return bin
+	return path
 }
 
 var nodeImage = sync.OnceValues(func() (string, error) {
 	if tag := os.Getenv(EnvNodeImage); tag != "" {
 		return tag, nil
 	}
-	bin, err := nodeBinary()
+	dir, err := os.MkdirTemp("", "fltest-faultline-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := writeNodeBinary(dir)
 	if err != nil {
 		return "", err
 	}
