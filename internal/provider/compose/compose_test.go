@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +27,17 @@ import (
 // of its own (composestack.Up: three services of a server alone in an
 // image FROM scratch) and takes it down at its end.
 
-// startOn starts a cluster on stack and registers, for the end of the
-// test, its Close and the check that the stack is as it was found.
-func startOn(t *testing.T, s *composestack.Stack) *Cluster {
+// startOn starts a cluster on stack, with its run folder, and registers,
+// for the end of the test, its Close and the check that the stack is as
+// it was found.
+func startOn(t *testing.T, s *composestack.Stack) (*Cluster, string) {
 	t.Helper()
 	testenv.NeedDocker(t)
 	runID := "fltest-" + docker.NewRunID(time.Now())
+	dir := t.TempDir()
 	begin := time.Now()
 	c, err := Start(t.Context(), Config{
-		Project: s.Project, Services: composestack.Services, Image: composestack.NodeImage(t), Dir: t.TempDir(),
+		Project: s.Project, Services: composestack.Services, Image: composestack.NodeImage(t), Dir: dir,
 		RunID: runID, Engine: s.Engine, ReadyTimeout: 30 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -51,7 +55,7 @@ func startOn(t *testing.T, s *composestack.Stack) *Cluster {
 		t.Logf("closed in %v", time.Since(begin).Round(time.Millisecond))
 		s.CheckAsFound(t, runID)
 	})
-	return c
+	return c, dir
 }
 
 // reachability returns, for every ordered pair of services, whether the
@@ -97,7 +101,7 @@ func dialFromHere(t *testing.T, s *composestack.Stack, service string) bool {
 
 func TestPartitionOfAScratchStack(t *testing.T) {
 	s := composestack.Up(t, "partition")
-	c := startOn(t, s)
+	c, _ := startOn(t, s)
 	all := "a->b a->c b->a b->c c->a c->b"
 	if got := reachability(t, s); got != all {
 		t.Fatalf("before any fault: %s", got)
@@ -157,7 +161,7 @@ func TestPartitionOfAScratchStack(t *testing.T) {
 
 func TestKillRestartsAndPauseResumes(t *testing.T) {
 	s := composestack.Up(t, "kill")
-	c := startOn(t, s)
+	c, dir := startOn(t, s)
 	ctx := t.Context()
 	before, err := s.Node(ctx, "a")
 	if err != nil {
@@ -185,6 +189,19 @@ func TestKillRestartsAndPauseResumes(t *testing.T) {
 		t.Fatalf("after Restart a is %+v, was %+v: want running, healthy, started anew at its address", after, before)
 	}
 	t.Logf("a restarted and healthy in %v", time.Since(begin).Round(time.Millisecond))
+	// The node's output since the run began is in its log: the restarted
+	// server's first line among it.
+	log := filepath.Join(dir, "nodes", "a", "node.log")
+	testenv.Eventually(t, 10*time.Second, "a's log holds its restart", func() error {
+		b, err := os.ReadFile(log)
+		if err == nil && !strings.Contains(string(b), "server: listening") {
+			err = fmt.Errorf("a's log: %q", b)
+		}
+		return err
+	})
+	if l, err := ReadLayout(dir); err != nil || len(l.Nodes) != 3 || l.Nodes[0].Helper != "faultline-"+c.RunID()+"-a-2" || l.Nodes[0].IP != after.IP.String() {
+		t.Errorf("cluster.json after a's restart: %+v, %v; want a's second helper and its address", l, err)
+	}
 	// The new namespace got the fault state: a partition cuts a again.
 	if err := c.Partition(ctx, nemesis.Isolate(c.Nodes(), "a")); err != nil {
 		t.Fatalf("Partition after a restart: %v", err)
