@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/faultline/faultline/core"
 )
@@ -148,5 +149,12 @@ func TestDescribeReadsHealthAndProbePort(t *testing.T) {
 	in.Config.Healthcheck = &container.HealthConfig{Test: []string{"CMD", "/server", "-health"}}
 	if !describe(in).health {
 		t.Error("the healthcheck went unnoticed")
+	}
+	// The probe port is the lowest exposed TCP port.
+	in.Config.ExposedPorts = network.PortSet{
+		network.MustParsePort("9000/tcp"): {}, network.MustParsePort("53/udp"): {}, network.MustParsePort("8080/tcp"): {},
+	}
+	if p := describe(in).probePort; p != 8080 {
+		t.Errorf("probe port %d, want 8080", p)
 	}
 }
