@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/images"
+	"github.com/faultline/faultline/internal/provider/compose"
 	"github.com/faultline/faultline/internal/provider/docker"
 	"github.com/faultline/faultline/internal/provider/local"
 	"github.com/faultline/faultline/nemesis"
@@ -70,6 +71,17 @@ var providers = []provider{
 		},
 		planned: func(nodes []targets.Node) nemesis.Cluster { return docker.Planned(nodes) },
 		start:   startDocker,
+	},
+	{
+		Choice: targets.Choice{Name: "compose", Description: "nodes are the containers of a running Docker Compose stack (a test file names its project and services), never created or removed; faults from helper containers sharing each node's network namespace, and the engine API"},
+		plan: func(t Test, _ targets.Target) ([]targets.Node, error) {
+			if t.Compose == nil {
+				return nil, core.BadInput("--provider compose needs a Compose stack to run on: a test file (faultline run -f FILE) or Test.Compose names its project and services")
+			}
+			return compose.Plan(t.Compose.Project, t.Compose.Services)
+		},
+		planned: func(nodes []targets.Node) nemesis.Cluster { return compose.Planned(nodes) },
+		start:   startCompose,
 	},
 }
 
@@ -146,6 +158,39 @@ func startDocker(ctx context.Context, t Test, target targets.Target, dir string,
 	return startWithin(ctx, t, func(sctx context.Context) (*docker.Cluster, error) {
 		return docker.Start(sctx, docker.Config{
 			Target: target, Variant: t.Variant, Nodes: t.Nodes, Store: t.Store, Dir: dir, Image: tag, Logger: log,
+			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
+		})
+	})
+}
+
+// startCompose makes sure faultline's node image is there (it runs the
+// helpers and the reaper; progress on t.Status) and starts a cluster on
+// the containers of t.Compose's running stack. The target's Layout is not
+// used: the stack's containers run what they run.
+func startCompose(ctx context.Context, t Test, _ targets.Target, dir string, log *slog.Logger) (runCluster, error) {
+	out := t.Status
+	if out == nil {
+		out = io.Discard
+	}
+	cli, err := images.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	binary := t.NodeBinary
+	if binary == "" {
+		if binary, err = images.NodeBinary(ctx, out); err != nil {
+			cli.Close()
+			return nil, err
+		}
+	}
+	tag, err := images.EnsureNode(ctx, cli, binary, out)
+	cli.Close()
+	if err != nil {
+		return nil, err
+	}
+	return startWithin(ctx, t, func(sctx context.Context) (*compose.Cluster, error) {
+		return compose.Start(sctx, compose.Config{
+			Project: t.Compose.Project, Services: t.Compose.Services, Image: tag, Dir: dir, Logger: log,
 			ReadyTimeout: t.RecoveryTimeout, StartTimeout: t.StartTimeout,
 		})
 	})

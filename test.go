@@ -23,7 +23,9 @@ type Test struct {
 	Variant string
 	// Workload is the client workload, for example "register".
 	Workload string
-	// Provider is where nodes run: "local" (OS processes) or "docker".
+	// Provider is where nodes run: "local" (OS processes), "docker"
+	// (containers made for the run) or "compose" (the containers of the
+	// running Compose stack Compose names).
 	Provider string
 	// Nodes is the number of nodes.
 	Nodes int
@@ -95,14 +97,14 @@ type Test struct {
 	Status io.Writer `json:"-"`
 	// NodeBinary is the executable the local provider starts as each node
 	// (empty: the running executable, which must call NodeMain first), or
-	// the static binary the docker provider puts into the node image
-	// (empty: the running executable when static, else a build of the
-	// module's source).
+	// the static binary the docker and compose providers put into the node
+	// image (empty: the running executable when static, else a build of
+	// the module's source).
 	NodeBinary string `json:"-"`
 	// Compose names the running Docker Compose stack whose containers are
-	// the nodes, for the compose provider (a test file sets it); nil
-	// otherwise.
-	Compose *ComposeStack `json:"-"`
+	// the nodes, for the compose provider (a test file sets it), and only
+	// for it; nil otherwise. test.json records it as "compose".
+	Compose *ComposeStack
 	// System is the target itself, for a target defined outside the CLI's
 	// registry (a Go test's own); when set, Target may stay empty or must
 	// name it. Programs and test binaries that run a System with Go roles
@@ -156,32 +158,33 @@ func DefaultTest() Test {
 }
 
 type testJSON struct {
-	Target          string   `json:"target"`
-	Variant         string   `json:"variant"`
-	Workload        string   `json:"workload"`
-	Provider        string   `json:"provider"`
-	Nodes           int      `json:"nodes"`
-	Concurrency     int      `json:"concurrency"`
-	Rate            float64  `json:"rate"`
-	TimeLimit       string   `json:"time_limit"`
-	OpLimit         int      `json:"op_limit"`
-	OpTimeout       string   `json:"op_timeout"`
-	Keys            int      `json:"keys"`
-	Nemesis         []string `json:"nemesis"`
-	Loss            float64  `json:"loss"`
-	NemesisInterval string   `json:"nemesis_interval"`
-	Seed            int64    `json:"seed"`
-	Results         string   `json:"results"`
-	CheckTimeout    string   `json:"check_timeout"`
-	CheckMemory     int64    `json:"check_memory"`
-	StartTimeout    string   `json:"start_timeout"`
-	RecoveryTimeout string   `json:"recovery_timeout"`
-	Hold            string   `json:"hold"`
-	Isolation       string   `json:"isolation,omitempty"`
-	Store           string   `json:"store,omitempty"`
-	BankRule        string   `json:"bank_rule,omitempty"`
-	Command         string   `json:"command,omitempty"`
-	Version         string   `json:"version,omitempty"`
+	Target          string        `json:"target"`
+	Variant         string        `json:"variant"`
+	Workload        string        `json:"workload"`
+	Provider        string        `json:"provider"`
+	Nodes           int           `json:"nodes"`
+	Concurrency     int           `json:"concurrency"`
+	Rate            float64       `json:"rate"`
+	TimeLimit       string        `json:"time_limit"`
+	OpLimit         int           `json:"op_limit"`
+	OpTimeout       string        `json:"op_timeout"`
+	Keys            int           `json:"keys"`
+	Nemesis         []string      `json:"nemesis"`
+	Loss            float64       `json:"loss"`
+	NemesisInterval string        `json:"nemesis_interval"`
+	Seed            int64         `json:"seed"`
+	Results         string        `json:"results"`
+	CheckTimeout    string        `json:"check_timeout"`
+	CheckMemory     int64         `json:"check_memory"`
+	StartTimeout    string        `json:"start_timeout"`
+	RecoveryTimeout string        `json:"recovery_timeout"`
+	Hold            string        `json:"hold"`
+	Isolation       string        `json:"isolation,omitempty"`
+	Store           string        `json:"store,omitempty"`
+	BankRule        string        `json:"bank_rule,omitempty"`
+	Command         string        `json:"command,omitempty"`
+	Version         string        `json:"version,omitempty"`
+	Compose         *ComposeStack `json:"compose,omitempty"`
 }
 
 // MarshalJSON writes the test as test.json does.
@@ -197,8 +200,16 @@ func (t Test) MarshalJSON() ([]byte, error) {
 		NemesisInterval: t.NemesisInterval.String(), Seed: t.Seed, Results: t.Results,
 		CheckTimeout: t.CheckTimeout.String(), CheckMemory: t.CheckMemory, StartTimeout: t.StartTimeout.String(),
 		RecoveryTimeout: t.RecoveryTimeout.String(), Hold: t.Hold.String(), Command: t.Command, Version: t.Version,
-		Isolation: t.Isolation, Store: t.Store, BankRule: t.BankRule,
+		Isolation: t.Isolation, Store: t.Store, BankRule: t.BankRule, Compose: t.Compose.clone(),
 	})
+}
+
+// clone returns a copy of s that shares nothing with it; nil for nil.
+func (s *ComposeStack) clone() *ComposeStack {
+	if s == nil {
+		return nil
+	}
+	return &ComposeStack{Project: s.Project, Services: slices.Clone(s.Services)}
 }
 
 // UnmarshalJSON reads test.json. Fields it lacks keep their values in t.
@@ -211,6 +222,7 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		Target: t.Target, Variant: t.Variant, Workload: t.Workload, Provider: t.Provider,
 		Nodes: t.Nodes, Concurrency: t.Concurrency, Rate: t.Rate, OpLimit: t.OpLimit, Keys: t.Keys,
 		Nemesis: t.Nemesis, Loss: t.Loss, Seed: t.Seed, Results: t.Results, Command: t.Command, Version: t.Version,
+		Compose: t.Compose.clone(),
 	}
 	if err := json.Unmarshal(b, &j); err != nil {
 		var ute *json.UnmarshalTypeError
@@ -236,7 +248,8 @@ func (t *Test) UnmarshalJSON(b []byte) error {
 		CheckTimeout:    dur("check_timeout", j.CheckTimeout), CheckMemory: j.CheckMemory,
 		StartTimeout: dur("start_timeout", j.StartTimeout), RecoveryTimeout: dur("recovery_timeout", j.RecoveryTimeout),
 		Hold: dur("hold", j.Hold), Isolation: j.Isolation, Store: j.Store, BankRule: j.BankRule,
-		Status: t.Status, NodeBinary: t.NodeBinary, System: t.System,
+		Compose: j.Compose,
+		Status:  t.Status, NodeBinary: t.NodeBinary, System: t.System,
 	}
 	return err
 }

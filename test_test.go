@@ -41,6 +41,8 @@ func everyField(t *testing.T) faultline.Test {
 			fv.Set(reflect.ValueOf([]string{f.Name + "-a", f.Name + "-b"}))
 		case f.Type.Kind() == reflect.Bool:
 			fv.SetBool(true)
+		case f.Type == reflect.TypeFor[*faultline.ComposeStack]():
+			fv.Set(reflect.ValueOf(&faultline.ComposeStack{Project: "compose-project", Services: []string{"svc-a", "svc-b"}}))
 		default:
 			t.Fatalf("Test.%s has type %s, which this test does not know: give it a value here and make sure test.json keeps it", f.Name, f.Type)
 		}

@@ -175,6 +175,9 @@ func (t Test) plan() (runPlan, error) {
 	if p.provider, err = findProvider(t.Provider); err != nil {
 		return p, err
 	}
+	if t.Compose != nil && t.Provider != "compose" {
+		return p, bad("--provider %s: Test.Compose names a running Compose stack, which only the compose provider runs on", t.Provider)
+	}
 	faults, err := t.faults()
 	if err != nil {
 		return p, err
@@ -187,11 +190,15 @@ func (t Test) plan() (runPlan, error) {
 	if p.nodes, err = p.provider.plan(t, tg); err != nil {
 		return p, err
 	}
-	layout, err := tg.Layout(targets.Spec{Variant: variant, Nodes: t.Nodes, Store: p.store})
-	if err != nil {
-		return p, err
+	// A Compose stack runs what it runs: the target's Layout lays nothing
+	// out there (and offers no failover).
+	if t.Provider != "compose" {
+		layout, err := tg.Layout(targets.Spec{Variant: variant, Nodes: t.Nodes, Store: p.store})
+		if err != nil {
+			return p, err
+		}
+		p.failover = layout.Failover
 	}
-	p.failover = layout.Failover
 	planned := p.extend(p.provider.planned(p.nodes), nil)
 	for _, f := range faults {
 		if err := nemesis.Available(f, planned); err != nil {
@@ -220,7 +227,8 @@ func (t Test) plan() (runPlan, error) {
 // whether the nemesis list names any fault.
 func (t Test) checkScalars(withFaults bool) error {
 	bad := core.BadInput
-	if most := lifecycle.MaxNodes; t.Nodes < 1 || t.Nodes > most {
+	// A Compose stack's nodes are its containers: --nodes does not apply.
+	if most := lifecycle.MaxNodes; t.Provider != "compose" && (t.Nodes < 1 || t.Nodes > most) {
 		return bad("--nodes must be between 1 and %d for the %s provider, got %d", most, t.Provider, t.Nodes)
 	}
 	switch {

@@ -192,7 +192,7 @@ func testFlags(cmd *cobra.Command, t *faultline.Test, nem *string) {
 	f.StringVar(&t.Target, "target", t.Target, "system under test (see faultline list)")
 	f.StringVar(&t.Variant, "variant", t.Variant, "variant of the target")
 	f.StringVar(&t.Workload, "workload", t.Workload, "client workload")
-	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local (OS processes) or docker (containers)")
+	f.StringVar(&t.Provider, "provider", t.Provider, "where nodes run: local (OS processes), docker (containers) or compose (a running Compose stack a test file names)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
 	f.Float64Var(&t.Rate, "rate", t.Rate, "operations per second, all workers together (0: unlimited)")
 	f.DurationVar(&t.TimeLimit, "time-limit", t.TimeLimit, "how long to generate operations")

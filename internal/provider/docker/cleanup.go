@@ -16,22 +16,29 @@ import (
 
 // Cleanup removes every container (running or not, by force) and then
 // every network that carries the labels faultline=1 and faultline.run (any
-// run id: only the docker provider sets it), whatever run made
-// them: what crashed or killed runs left behind. It finds them by that
-// label only and never touches an object without it (images are left
-// alone; `faultline images` manages those). It writes one line per
-// removed object to out (nil for none) and returns their descriptions. It
+// run id: only faultline's providers set it), whatever run made them:
+// what crashed or killed runs left behind. Before that it gives back the
+// node containers of every helper container (a compose run's) as their run
+// found them and removes those helpers (RestoreHelped): a user's container
+// is never removed, only resumed, started again and rid of faultline's
+// chains. It finds everything by those labels only and never touches an
+// object without them (images are left alone; `faultline images` manages
+// those). It writes one line per restored node and removed object to out
+// (nil for none) and returns the descriptions of the removed objects. It
 // also removes the containers and networks of runs still going on, so
 // call it when none is.
 func Cleanup(ctx context.Context, eng Engine, out io.Writer) (removed []string, err error) {
 	// Both labels: containers inherit their image's labels, and the node
 	// image carries faultline=1 too, so a container someone else started
 	// from it has that label but never a run id.
+	helpers, herr := RestoreHelped(ctx, eng, "", out)
 	filter := labelFilter(LabelFaultline, "1").Add("label", LabelRun)
 	removed, err = removeLabelled(ctx, eng, filter, func(labels map[string]string) bool {
-		return labels[LabelFaultline] == "1" && labels[LabelRun] != ""
+		// A helper whose node could not be restored stays for another try.
+		return labels[LabelFaultline] == "1" && labels[LabelRun] != "" && !IsHelper(labels)
 	}, out)
-	if err != nil {
+	removed = append(helpers, removed...)
+	if err = lifecycle.JoinErrors(herr, err); err != nil {
 		return removed, fmt.Errorf("cleanup: %w", err)
 	}
 	return removed, nil

@@ -135,8 +135,10 @@ func (c Config) Validate() error {
 	if c.Image == "" {
 		return core.BadInput("docker provider: no node image")
 	}
-	if c.RunID != "" && !runIDPattern.MatchString(c.RunID) {
-		return core.BadInput("docker provider: run id %q: use up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", c.RunID)
+	if c.RunID != "" {
+		if err := CheckRunID(c.RunID); err != nil {
+			return err
+		}
 	}
 	if c.ReadyTimeout < 0 || c.StartTimeout < 0 || c.StopGrace < 0 {
 		return core.BadInput("docker provider: negative timeout")
@@ -187,6 +189,16 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// CheckRunID returns nil when id may name a run (it becomes part of
+// container and network names), and otherwise an error wrapping
+// core.ErrBadInput.
+func CheckRunID(id string) error {
+	if !runIDPattern.MatchString(id) {
+		return core.BadInput("docker provider: run id %q: use up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
 // NewRunID returns a fresh run id: the UTC time t to the second and six
 // random hex digits, for example "20261126t070012-3fa9c1".
 func NewRunID(t time.Time) string {
@@ -208,7 +220,7 @@ type Cluster struct {
 	nodes  []*node
 	byName map[string]*node
 	net    netInfo
-	reaper reaperState
+	reaper *Reaper // nil until startReaper
 
 	server  *toxiproxy.ApiServer
 	workers sync.WaitGroup // proxy workers
@@ -705,7 +717,9 @@ func (c *Cluster) writeLayout() error {
 		RunID:    c.cfg.RunID,
 		Image:    c.cfg.Image,
 		Network:  LayoutNetwork{Name: c.net.name, ID: c.net.id, Subnet: c.net.subnet, Gateway: c.net.gateway},
-		Reaper:   LayoutReaper{Container: c.reaper.name, ContainerID: c.reaper.id, Addr: c.reaper.addr},
+	}
+	if c.reaper != nil {
+		l.Reaper = LayoutReaper{Container: c.reaper.Name(), ContainerID: c.reaper.ID(), Addr: c.reaper.Addr()}
 	}
 	for _, n := range c.nodes {
 		rel, _ := filepath.Rel(c.cfg.Dir, n.logPath)
@@ -733,8 +747,8 @@ func (c *Cluster) writeLayout() error {
 		l.Links = append(l.Links, LayoutLink{From: nemesis.Clients, To: n.name, Addr: n.link.Addr, Upstream: n.link.Upstream()})
 		l.Addrs = append(l.Addrs, n.link.Addr)
 	}
-	if c.reaper.addr != "" {
-		l.Addrs = append(l.Addrs, c.reaper.addr)
+	if c.reaper != nil && c.reaper.Addr() != "" {
+		l.Addrs = append(l.Addrs, c.reaper.Addr())
 	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {

@@ -83,8 +83,9 @@ func labelFilter(key, v string) client.Filters {
 	return make(client.Filters).Add("label", key+"="+v)
 }
 
-// execResult is what a command run inside a container did.
-type execResult struct {
+// ExecResult is what a command run inside a container did: its output,
+// each stream cut to its first MiB, and its exit status.
+type ExecResult struct {
 	Stdout, Stderr string
 	ExitCode       int
 }
@@ -92,21 +93,21 @@ type execResult struct {
 // maxExecOutput bounds what exec keeps of each stream.
 const maxExecOutput = 1 << 20
 
-// execIn runs cmd inside container id as root with env added, waits for it
+// Exec runs cmd inside container id as root with env added, waits for it
 // and returns its output and exit status. An error means the command could
 // not be run or its status not learnt (ctx ended, the container is not
-// running or is paused); a command that ran and failed is an execResult
+// running or is paused); a command that ran and failed is an ExecResult
 // with a non-zero ExitCode.
-func execIn(ctx context.Context, eng Engine, id string, env []string, cmd ...string) (execResult, error) {
+func Exec(ctx context.Context, eng Engine, id string, env []string, cmd ...string) (ExecResult, error) {
 	ec, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{
 		User: "0:0", AttachStdout: true, AttachStderr: true, Env: env, Cmd: cmd,
 	})
 	if err != nil {
-		return execResult{}, err
+		return ExecResult{}, err
 	}
 	att, err := eng.ExecAttach(ctx, ec.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return execResult{}, err
+		return ExecResult{}, err
 	}
 	stop := context.AfterFunc(ctx, att.Close)
 	var stdout, stderr bytes.Buffer
@@ -114,24 +115,24 @@ func execIn(ctx context.Context, eng Engine, id string, env []string, cmd ...str
 	stop()
 	att.Close()
 	if ctx.Err() != nil {
-		return execResult{}, context.Cause(ctx)
+		return ExecResult{}, context.Cause(ctx)
 	}
 	if err != nil {
-		return execResult{}, fmt.Errorf("read exec output: %w", err)
+		return ExecResult{}, fmt.Errorf("read exec output: %w", err)
 	}
 	// The stream ends when the process does; the engine may take a moment
 	// to record the exit code.
 	for {
 		in, err := eng.ExecInspect(ctx, ec.ID, client.ExecInspectOptions{})
 		if err != nil {
-			return execResult{}, err
+			return ExecResult{}, err
 		}
 		if !in.Running {
-			return execResult{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: in.ExitCode}, nil
+			return ExecResult{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: in.ExitCode}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return execResult{}, context.Cause(ctx)
+			return ExecResult{}, context.Cause(ctx)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/core"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
+	"github.com/faultline/faultline/internal/provider/netfilter"
 	"github.com/faultline/faultline/internal/provider/proxylink"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -54,7 +55,7 @@ func stateError(op string, n *node, st state, want string) error {
 
 // setup creates n's chains and the jumps to them. The caller holds mu.
 func (c *Cluster) setup(ctx context.Context, n *node) error {
-	if _, err := c.shell(ctx, n, nil, setupScript); err != nil {
+	if _, err := c.shell(ctx, n, nil, netfilter.SetupScript); err != nil {
 		return fmt.Errorf("node %s: set up iptables chains: %w", n.name, err)
 	}
 	return nil
@@ -62,18 +63,18 @@ func (c *Cluster) setup(ctx context.Context, n *node) error {
 
 // rulesFor returns the rules the fault state asks of n. The caller holds
 // mu.
-func (c *Cluster) rulesFor(n *node) rules {
-	var r rules
-	for _, p := range cutPeers(cutPairs(c.grudge), c.names, n.name) {
+func (c *Cluster) rulesFor(n *node) netfilter.Rules {
+	var r netfilter.Rules
+	for _, p := range netfilter.CutPeers(netfilter.CutPairs(c.grudge), c.names, n.name) {
 		if ip := c.byName[p].ip; ip.IsValid() {
-			r.cut = append(r.cut, ip)
+			r.Cut = append(r.Cut, ip)
 		}
 	}
 	if c.loss > 0 {
-		r.loss = c.loss
+		r.Loss = c.loss
 		for _, p := range c.nodes {
 			if p != n && p.ip.IsValid() {
-				r.lossy = append(r.lossy, p.ip)
+				r.Lossy = append(r.Lossy, p.ip)
 			}
 		}
 	}
@@ -85,15 +86,15 @@ func (c *Cluster) rulesFor(n *node) rules {
 // caller holds mu.
 func (c *Cluster) syncRules(ctx context.Context, n *node) error {
 	r := c.rulesFor(n)
-	res, err := c.shell(ctx, n, []string{envRules + "=" + r.restoreInput()}, restoreScript)
+	res, err := c.shell(ctx, n, []string{netfilter.EnvRules + "=" + r.RestoreInput()}, netfilter.RestoreScript)
 	if err != nil {
 		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
 	}
-	p, l, err := parseCounts(res.Stdout)
+	p, l, err := netfilter.ParseCounts(res.Stdout)
 	if err != nil {
 		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
 	}
-	if wp, wl := r.counts(); p != wp || l != wl {
+	if wp, wl := r.Counts(); p != wp || l != wl {
 		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
 	}
 	return nil
@@ -191,10 +192,10 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 	if err := c.syncLive(ctx, c.syncRules); err != nil {
 		return fmt.Errorf("partition: %w", err)
 	}
-	if err := c.verifyLinks(ctx, cutPairs(c.grudge), c.loss == 0); err != nil {
+	if err := c.verifyLinks(ctx, netfilter.CutPairs(c.grudge), c.loss == 0); err != nil {
 		return fmt.Errorf("partition: %w", err)
 	}
-	c.log.Info("partition", "grudge", g, "pairs_cut", len(cutPairs(c.grudge)), "after", time.Since(start).Round(time.Millisecond))
+	c.log.Info("partition", "grudge", g, "pairs_cut", len(netfilter.CutPairs(c.grudge)), "after", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -261,12 +262,12 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 		var again []string
 		for _, t := range targets {
 			b := peer[t]
-			switch wantCut := cut[pairKey(a.name, b.name)]; {
-			case got[t] == probeFailed:
+			switch wantCut := cut[netfilter.PairKey(a.name, b.name)]; {
+			case got[t] == netfilter.ProbeFailed:
 				add("probe %s->%s could not run", a.name, b.name)
-			case wantCut && got[t] == probeOpen:
+			case wantCut && got[t] == netfilter.ProbeOpen:
 				add("%s->%s carries traffic across the partition", a.name, b.name)
-			case !wantCut && got[t] == probeDropped:
+			case !wantCut && got[t] == netfilter.ProbeDropped:
 				again = append(again, t)
 			}
 		}
@@ -279,7 +280,7 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 			return nil
 		}
 		for _, t := range again {
-			if got[t] != probeOpen {
+			if got[t] != netfilter.ProbeOpen {
 				add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
 			}
 		}
@@ -293,21 +294,21 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 // probe gets its full time even near the caller's deadline (it ends when
 // Close begins), so that its answer is the link's state, not the
 // deadline's.
-func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]probeOutcome, error) {
+func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
 	if len(targets) == 0 {
-		return map[string]probeOutcome{}, nil
+		return map[string]netfilter.ProbeOutcome{}, nil
 	}
 	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
 	defer cancel()
-	args := append([]string{"bash", "-c", probeScript, "probe"}, targets...)
-	res, err := execIn(pctx, c.eng, a.id, []string{envProbeTimeout + "=" + seconds(timeout)}, args...)
+	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
+	res, err := Exec(pctx, c.eng, a.id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
 	if err != nil {
 		return nil, err
 	}
 	if res.ExitCode != 0 {
 		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
 	}
-	return parseProbes(res.Stdout, targets)
+	return netfilter.ParseProbes(res.Stdout, targets)
 }
 
 // SetLatency delays traffic by latency ± jitter (uniform). Where the
@@ -761,12 +762,12 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 			note(n, fmt.Sprintf("node %s is %s", n.name, st))
 			return nil
 		}
-		res, err := c.exec(ctx, n, nil, "sh", "-c", stateScript)
+		res, err := c.exec(ctx, n, nil, "sh", "-c", netfilter.StateScript)
 		if err != nil {
 			note(n, fmt.Sprintf("node %s: check rules: %v", n.name, err))
 			return nil
 		}
-		p, l, err := parseCounts(res.Stdout)
+		p, l, err := netfilter.ParseCounts(res.Stdout)
 		q, qerr := parseNetem(res.Stdout)
 		switch {
 		case err != nil || qerr != nil:

@@ -17,13 +17,14 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/faultline/faultline/internal/provider/netfilter"
 	"github.com/faultline/faultline/nemesis"
 )
 
 // wantDropped returns the ordered pairs "a->b" that g cuts, sorted.
 func wantDropped(g nemesis.Grudge) []string {
 	var out []string
-	for p := range cutPairs(g) {
+	for p := range netfilter.CutPairs(g) {
 		out = append(out, p[0]+"->"+p[1], p[1]+"->"+p[0])
 	}
 	slices.Sort(out)
@@ -58,8 +59,8 @@ func TestPartitionEveryShape(t *testing.T) {
 			t.Errorf("%s: dropped %v, want %v", s.name, got, want)
 		}
 		for _, n := range nodes {
-			rules := chainRules(t, c, n, chainPartition)
-			if want := 2 * len(cutPeers(cutPairs(s.g), nodes, n)); len(rules) != want {
+			rules := chainRules(t, c, n, netfilter.ChainPartition)
+			if want := 2 * len(netfilter.CutPeers(netfilter.CutPairs(s.g), nodes, n)); len(rules) != want {
 				t.Errorf("%s: %s has %d rules, want %d: %v", s.name, n, len(rules), want, rules)
 			}
 		}
@@ -73,7 +74,7 @@ func TestPartitionEveryShape(t *testing.T) {
 		t.Errorf("links dropped after heal: %v", got)
 	}
 	for _, n := range nodes {
-		if rules := chainRules(t, c, n, chainPartition); len(rules) > 0 {
+		if rules := chainRules(t, c, n, netfilter.ChainPartition); len(rules) > 0 {
 			t.Errorf("%s keeps rules after heal: %v", n, rules)
 		}
 	}
@@ -166,7 +167,7 @@ func TestPauseAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("resumed in %v", time.Since(begin).Round(time.Millisecond))
-	if rules := chainRules(t, c, "n2", chainPartition); len(rules) != 4 {
+	if rules := chainRules(t, c, "n2", netfilter.ChainPartition); len(rules) != 4 {
 		t.Errorf("n2 after resume has partition rules %v, want 4", rules)
 	}
 	if got, want := reachability(t, c, c.Nodes()), wantDropped(g); !slices.Equal(got, want) {
@@ -228,7 +229,7 @@ func TestKillAndRestart(t *testing.T) {
 	if v, err := proxy.read("k"); err != nil || v != 7 {
 		t.Errorf("after restart n2 reads %d, %v; want 7 (its data survives)", v, err)
 	}
-	if rules := chainRules(t, c, "n2", chainPartition); len(rules) != 4 {
+	if rules := chainRules(t, c, "n2", netfilter.ChainPartition); len(rules) != 4 {
 		t.Errorf("restarted n2 has partition rules %v, want 4", rules)
 	}
 	if got, want := reachability(t, c, c.Nodes()), wantDropped(nemesis.Isolate(c.Nodes(), "n2")); !slices.Equal(got, want) {
@@ -260,7 +261,7 @@ func connectShare(t *testing.T, c *Cluster, from, to string, count, batch int, w
 for b in $(seq %d); do
   for i in $(seq %d); do ( timeout %.2f bash -c 'echo > /dev/tcp/%s/%d' 2>/dev/null; echo $? ) & done | grep -c '^0$' || true
 done`, count/batch, batch, wait.Seconds(), ip, PeerPort)
-	res, err := execIn(t.Context(), c.eng, id, nil, "bash", "-c", script)
+	res, err := Exec(t.Context(), c.eng, id, nil, "bash", "-c", script)
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("connect from %s: %v %s", from, err, res.Stderr)
 	}
@@ -288,7 +289,7 @@ func TestLossDropsAShare(t *testing.T) {
 	}
 	t.Logf("loss set in %v", time.Since(begin).Round(time.Millisecond))
 	for _, n := range c.Nodes() {
-		rules := chainRules(t, c, n, chainLoss)
+		rules := chainRules(t, c, n, netfilter.ChainLoss)
 		if len(rules) != 2 || !strings.Contains(rules[0], "statistic") || !strings.Contains(rules[0], "0.5") {
 			t.Errorf("%s loss rules %v", n, rules)
 		}
@@ -316,7 +317,7 @@ func TestLossDropsAShare(t *testing.T) {
 	}
 	t.Logf("loss cleared in %v", time.Since(begin).Round(time.Millisecond))
 	for _, n := range c.Nodes() {
-		if rules := chainRules(t, c, n, chainLoss); len(rules) > 0 {
+		if rules := chainRules(t, c, n, netfilter.ChainLoss); len(rules) > 0 {
 			t.Errorf("%s keeps loss rules: %v", n, rules)
 		}
 	}
@@ -417,7 +418,7 @@ func TestHealAllHealsEverything(t *testing.T) {
 		if err != nil || !in.Container.State.Running || in.Container.State.Paused {
 			t.Errorf("%s not running after HealAll: %v", n, err)
 		}
-		for _, chain := range []string{chainPartition, chainLoss} {
+		for _, chain := range []string{netfilter.ChainPartition, netfilter.ChainLoss} {
 			if rules := chainRules(t, c, n, chain); len(rules) > 0 {
 				t.Errorf("%s keeps %s rules: %v", n, chain, rules)
 			}
@@ -442,8 +443,8 @@ func TestHealAllReportsWhatItCannotHeal(t *testing.T) {
 	// A rule the cluster did not make, in its chain.
 	id, _ := c.ContainerID("n1")
 	ip, _ := c.IP("n2")
-	res, err := execIn(t.Context(), eng, id, nil, "sh", "-c", fmt.Sprintf(
-		"iptables -w 5 -A %s -s %s -j DROP && iptables -w 5 -A INPUT -s %s -j DROP", chainPartition, ip, ip))
+	res, err := Exec(t.Context(), eng, id, nil, "sh", "-c", fmt.Sprintf(
+		"iptables -w 5 -A %s -s %s -j DROP && iptables -w 5 -A INPUT -s %s -j DROP", netfilter.ChainPartition, ip, ip))
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("add rules: %v %s", err, res.Stderr)
 	}
@@ -455,7 +456,7 @@ func TestHealAllReportsWhatItCannotHeal(t *testing.T) {
 		t.Fatalf("HealAll: %v, want nemesis.ErrNotHealed naming n1->n2", err)
 	}
 	t.Logf("HealAll: %v", err)
-	if rules := chainRules(t, c, "n1", chainPartition); len(rules) > 0 {
+	if rules := chainRules(t, c, "n1", netfilter.ChainPartition); len(rules) > 0 {
 		t.Errorf("HealAll left %v", rules)
 	}
 }

@@ -167,7 +167,7 @@ func probeFromInside(ctx context.Context, t *testing.T, c *Cluster, from, to str
 	ip, _ := c.IP(to)
 	id, _ := c.ContainerID(from)
 	script := fmt.Sprintf("timeout %.2f bash -c 'echo > /dev/tcp/%s/%d' 2>/dev/null; echo $?", wait.Seconds(), ip, PeerPort)
-	res, err := execIn(ctx, c.eng, id, nil, "bash", "-c", script)
+	res, err := Exec(ctx, c.eng, id, nil, "bash", "-c", script)
 	if err != nil {
 		t.Fatalf("probe %s->%s: %v", from, to, err)
 	}
@@ -209,7 +209,7 @@ func reachability(t *testing.T, c *Cluster, nodes []string) []string {
 func chainRules(t *testing.T, c *Cluster, node, chain string) []string {
 	t.Helper()
 	id, _ := c.ContainerID(node)
-	res, err := execIn(t.Context(), c.eng, id, nil, "iptables", "-w", "5", "-S", chain)
+	res, err := Exec(t.Context(), c.eng, id, nil, "iptables", "-w", "5", "-S", chain)
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("iptables -S %s in %s: %v %s", chain, node, err, res.Stderr)
 	}

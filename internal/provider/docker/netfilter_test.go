@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/faultline/faultline/internal/provider/netfilter"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -20,7 +21,7 @@ import (
 
 func TestRestoreInput(t *testing.T) {
 	a, b := netip.MustParseAddr("172.20.0.3"), netip.MustParseAddr("172.20.0.4")
-	r := rules{cut: []netip.Addr{a}, lossy: []netip.Addr{a, b}, loss: 0.25}
+	r := netfilter.Rules{Cut: []netip.Addr{a}, Lossy: []netip.Addr{a, b}, Loss: 0.25}
 	want := `*filter
 :FAULTLINE - [0:0]
 :FAULTLINE_LOSS - [0:0]
@@ -30,18 +31,18 @@ func TestRestoreInput(t *testing.T) {
 -A FAULTLINE_LOSS -s 172.20.0.4/32 -m statistic --mode random --probability 0.25 -j DROP
 COMMIT
 `
-	if got := r.restoreInput(); got != want {
+	if got := r.RestoreInput(); got != want {
 		t.Errorf("restore input:\n%s\nwant:\n%s", got, want)
 	}
-	if p, l := r.counts(); p != 2 || l != 2 {
+	if p, l := r.Counts(); p != 2 || l != 2 {
 		t.Errorf("counts %d %d", p, l)
 	}
 	// No faults: both chains declared (emptied), nothing else.
-	empty := rules{}.restoreInput()
+	empty := netfilter.Rules{}.RestoreInput()
 	if want := "*filter\n:FAULTLINE - [0:0]\n:FAULTLINE_LOSS - [0:0]\nCOMMIT\n"; empty != want {
 		t.Errorf("empty restore input %q", empty)
 	}
-	if p, l := (rules{lossy: []netip.Addr{a}}).counts(); p != 0 || l != 0 {
+	if p, l := (netfilter.Rules{Lossy: []netip.Addr{a}}).Counts(); p != 0 || l != 0 {
 		t.Errorf("no loss fraction counted %d %d", p, l)
 	}
 }
@@ -49,11 +50,11 @@ COMMIT
 func TestCutPeers(t *testing.T) {
 	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
 	// An asymmetric grudge still cuts both directions of each pair.
-	cut := cutPairs(nemesis.Grudge{"n1": {"n2"}, "n4": {"n1"}})
+	cut := netfilter.CutPairs(nemesis.Grudge{"n1": {"n2"}, "n4": {"n1"}})
 	for node, want := range map[string][]string{
 		"n1": {"n2", "n4"}, "n2": {"n1"}, "n3": nil, "n4": {"n1"}, "n5": nil,
 	} {
-		if got := cutPeers(cut, nodes, node); !slices.Equal(got, want) {
+		if got := netfilter.CutPeers(cut, nodes, node); !slices.Equal(got, want) {
 			t.Errorf("cutPeers %s = %v, want %v", node, got, want)
 		}
 	}
@@ -63,23 +64,23 @@ func TestCutPeers(t *testing.T) {
 }
 
 func TestParseScriptsOutput(t *testing.T) {
-	got, err := parseProbes("10.0.0.2:8001 0\n10.0.0.3:8001 124\n10.0.0.4:8001 1\n10.0.0.5:8001 127\n", []string{"10.0.0.2:8001", "10.0.0.3:8001", "10.0.0.4:8001", "10.0.0.5:8001"})
+	got, err := netfilter.ParseProbes("10.0.0.2:8001 0\n10.0.0.3:8001 124\n10.0.0.4:8001 1\n10.0.0.5:8001 127\n", []string{"10.0.0.2:8001", "10.0.0.3:8001", "10.0.0.4:8001", "10.0.0.5:8001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]probeOutcome{"10.0.0.2:8001": probeOpen, "10.0.0.3:8001": probeDropped, "10.0.0.4:8001": probeOpen, "10.0.0.5:8001": probeFailed}
+	want := map[string]netfilter.ProbeOutcome{"10.0.0.2:8001": netfilter.ProbeOpen, "10.0.0.3:8001": netfilter.ProbeDropped, "10.0.0.4:8001": netfilter.ProbeOpen, "10.0.0.5:8001": netfilter.ProbeFailed}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %v, want %v", k, got[k], v)
 		}
 	}
-	if _, err := parseProbes("10.0.0.2:8001 0\n", []string{"10.0.0.2:8001", "10.0.0.9:8001"}); err == nil {
+	if _, err := netfilter.ParseProbes("10.0.0.2:8001 0\n", []string{"10.0.0.2:8001", "10.0.0.9:8001"}); err == nil {
 		t.Error("a missing probe result went unnoticed")
 	}
-	if p, l, err := parseCounts("rules 4 2\n"); err != nil || p != 4 || l != 2 {
+	if p, l, err := netfilter.ParseCounts("rules 4 2\n"); err != nil || p != 4 || l != 2 {
 		t.Errorf("parseCounts: %d %d %v", p, l, err)
 	}
-	if _, _, err := parseCounts("iptables: No chain/target/match by that name.\n"); err == nil {
+	if _, _, err := netfilter.ParseCounts("iptables: No chain/target/match by that name.\n"); err == nil {
 		t.Error("parseCounts accepted garbage")
 	}
 	if q, err := parseNetem("rules 0 0\nnetem 1\n"); err != nil || q != 1 {
@@ -95,15 +96,15 @@ func TestNetem(t *testing.T) {
 		t.Errorf("netemArgs without jitter %v", got)
 	}
 	for _, tc := range []struct {
-		res     execResult
+		res     ExecResult
 		missing bool
 		want    string
 	}{
 		// What this machine's kernel says.
-		{execResult{ExitCode: 2, Stderr: "Error: Specified qdisc kind is unknown.\n"}, true, "no netem"},
-		{execResult{ExitCode: 2, Stderr: "RTNETLINK answers: No such file or directory\n"}, true, "no netem"},
-		{execResult{ExitCode: 127, Stderr: "sh: tc: not found"}, true, "not installed"},
-		{execResult{ExitCode: 2, Stderr: "RTNETLINK answers: Operation not permitted\n"}, false, ""},
+		{ExecResult{ExitCode: 2, Stderr: "Error: Specified qdisc kind is unknown.\n"}, true, "no netem"},
+		{ExecResult{ExitCode: 2, Stderr: "RTNETLINK answers: No such file or directory\n"}, true, "no netem"},
+		{ExecResult{ExitCode: 127, Stderr: "sh: tc: not found"}, true, "not installed"},
+		{ExecResult{ExitCode: 2, Stderr: "RTNETLINK answers: Operation not permitted\n"}, false, ""},
 	} {
 		why, missing := netemMissing(tc.res)
 		if missing != tc.missing || !strings.Contains(why, tc.want) {

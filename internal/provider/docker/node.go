@@ -460,14 +460,14 @@ func (c *Cluster) waitState(ctx context.Context, n *node, ok func(state) bool) (
 }
 
 // exec runs cmd in n's container as root, bounded by execTimeout.
-func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string) (execResult, error) {
+func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string) (ExecResult, error) {
 	ctx, cancel := c.bounded(ctx, execTimeout)
 	defer cancel()
-	return execIn(ctx, c.eng, n.id, env, cmd...)
+	return Exec(ctx, c.eng, n.id, env, cmd...)
 }
 
 // shell runs script with sh in n's container and fails unless it exits 0.
-func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (execResult, error) {
+func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (ExecResult, error) {
 	res, err := c.exec(ctx, n, env, "sh", "-c", script)
 	if err != nil {
 		return res, err

@@ -33,12 +33,16 @@ import (
 // The controller connects, proves itself with a token, and holds the
 // connection for the life of the cluster. When the connection ends without
 // the line "done" (the kernel closes a dead process's sockets), or when no
-// controller connects within the reaper's wait, the reaper removes every
-// container and network labelled with its run id (paused ones are resumed
-// first), never anything else, and exits; the engine then removes the
-// reaper itself (AutoRemove). Close removes the run's objects itself and
-// then says "done", so a clean end leaves no reaper behind. It works on
-// labels alone, whatever containers the run is made of.
+// controller connects within the reaper's wait, the reaper first restores
+// the node containers of the run's helper containers (a compose run's: see
+// RestoreHelped; those nodes are the user's and are never removed), then
+// removes every container and network labelled with its run id (paused
+// ones are resumed first), never anything else, and exits; the engine then
+// removes the reaper itself (AutoRemove). Close removes the run's objects
+// itself and then says "done", so a clean end leaves no reaper behind. It
+// works on labels alone, whatever containers the run is made of; the
+// docker provider's Cluster and the compose provider each start one
+// (StartReaper).
 //
 // The protocol, one line each way:
 //
@@ -93,20 +97,62 @@ type reaperConfig struct {
 	Wait string `json:"wait"`
 }
 
-// reaperState is the controller's side of its reaper. Guarded by
-// Cluster.mu once Start has returned.
-type reaperState struct {
+// Reaper is the controller's side of a run's reaper: the container and
+// the connection the controller holds to it. The docker provider's
+// Cluster starts one for its run; other providers that create containers
+// start one with StartReaper. Its methods are not safe for concurrent use.
+type Reaper struct {
+	eng   Engine
+	runID string
+	image string
+	log   *slog.Logger
+
 	name string
 	id   string // set once the container exists
 	addr string // the published port on 127.0.0.1
 	conn net.Conn
 }
 
-// reaperLabels returns the labels of the run's reaper container.
-func (c *Cluster) reaperLabels() map[string]string {
-	l := c.labels()
-	l[LabelReaper] = "1"
-	return l
+// StartReaper starts the reaper of run runID from image (a node image:
+// its faultline binary at NodeBinary must call MainIfReaper first, as
+// faultline.NodeMain does) and connects to it. From then on, when the
+// controller dies without Close, the reaper restores the nodes of the
+// run's helper containers (RestoreHelped) and removes every container and
+// network labelled with the run id. When StartReaper fails it removes
+// what it created. The caller closes the returned Reaper once it has
+// removed the run's objects itself.
+func StartReaper(ctx context.Context, eng Engine, runID, image string, log *slog.Logger) (*Reaper, error) {
+	if err := CheckRunID(runID); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Reaper{eng: eng, runID: runID, image: image, log: log}
+	if err := r.start(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+		defer cancel()
+		if cerr := r.Close(cctx, false); cerr != nil {
+			err = lifecycle.JoinErrors(err, cerr)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// Name returns the reaper container's name ("" before it exists).
+func (r *Reaper) Name() string { return r.name }
+
+// ID returns the reaper container's id ("" before it exists).
+func (r *Reaper) ID() string { return r.id }
+
+// Addr returns where the reaper's port is published on 127.0.0.1 ("" until
+// known).
+func (r *Reaper) Addr() string { return r.addr }
+
+// labels returns the labels of the run's reaper container.
+func (r *Reaper) labels() map[string]string {
+	return map[string]string{LabelFaultline: "1", LabelRun: r.runID, LabelReaper: "1"}
 }
 
 // engineSocket returns the path of the engine's socket on the engine's
@@ -121,51 +167,57 @@ func engineSocket(eng Engine) string {
 }
 
 // startReaper creates and starts the run's reaper container and connects
-// to it. Once the container exists c.reaper.id is set, so that Close
+// to it. Once the container exists c.reaper's id is set, so that Close
 // removes it whatever happens next.
 func (c *Cluster) startReaper(ctx context.Context) error {
+	c.reaper = &Reaper{eng: c.eng, runID: c.cfg.RunID, image: c.cfg.ReaperImage, log: c.log}
+	return c.reaper.start(ctx)
+}
+
+// start creates and starts the reaper container and connects to it.
+func (r *Reaper) start(ctx context.Context) error {
 	var tok [16]byte
 	rand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
 	begin := time.Now()
-	if err := c.launchReaper(ctx, token, reaperWait); err != nil {
+	if err := r.launch(ctx, token, reaperWait); err != nil {
 		return err
 	}
-	actx, cancel := c.bounded(ctx, reaperConnectTimeout)
+	actx, cancel := context.WithTimeout(ctx, reaperConnectTimeout)
 	defer cancel()
-	conn, err := c.connectReaper(actx, token)
+	conn, err := r.connect(actx, token)
 	if err != nil {
 		return fmt.Errorf("reaper: %w", err)
 	}
-	c.reaper.conn = conn
-	c.log.Debug("reaper armed", "container", c.reaper.name, "addr", c.reaper.addr, "after", time.Since(begin).Round(time.Millisecond))
+	r.conn = conn
+	r.log.Debug("reaper armed", "container", r.name, "addr", r.addr, "after", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
-// launchReaper creates and starts the reaper container, which accepts the
+// launch creates and starts the reaper container, which accepts the
 // controller that says token and reaps when none did within wait. It runs
 // as root (the engine's socket belongs to root) with every capability
 // dropped, on the engine's default network, and the engine removes it when
 // it exits.
-func (c *Cluster) launchReaper(ctx context.Context, token string, wait time.Duration) error {
-	raw, err := json.Marshal(reaperConfig{Run: c.cfg.RunID, Token: token, Wait: wait.String()})
+func (r *Reaper) launch(ctx context.Context, token string, wait time.Duration) error {
+	raw, err := json.Marshal(reaperConfig{Run: r.runID, Token: token, Wait: wait.String()})
 	if err != nil {
 		return fmt.Errorf("start reaper: %w", err)
 	}
-	c.reaper.name = "faultline-" + c.cfg.RunID + "-reaper"
+	r.name = "faultline-" + r.runID + "-reaper"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start reaper: %w", context.Cause(ctx))
 	}
 	dctx, cancel := detached(ctx)
 	defer cancel()
 	useInit := true
-	res, err := c.eng.ContainerCreate(dctx, client.ContainerCreateOptions{
-		Name: c.reaper.name,
+	res, err := r.eng.ContainerCreate(dctx, client.ContainerCreateOptions{
+		Name: r.name,
 		Config: &container.Config{
-			Image:        c.cfg.ReaperImage,
+			Image:        r.image,
 			Cmd:          []string{NodeBinary},
 			Env:          []string{EnvReaper + "=" + string(raw), "DOCKER_HOST=unix://" + reaperSocket},
-			Labels:       c.reaperLabels(),
+			Labels:       r.labels(),
 			User:         "0:0",
 			ExposedPorts: network.PortSet{reaperPort: {}},
 		},
@@ -174,41 +226,41 @@ func (c *Cluster) launchReaper(ctx context.Context, token string, wait time.Dura
 			CapDrop:      []string{"ALL"},
 			SecurityOpt:  []string{"no-new-privileges", "label=disable"},
 			PortBindings: network.PortMap{reaperPort: {{HostIP: loopback}}},
-			Mounts:       []mount.Mount{{Type: mount.TypeBind, Source: engineSocket(c.eng), Target: reaperSocket}},
+			Mounts:       []mount.Mount{{Type: mount.TypeBind, Source: engineSocket(r.eng), Target: reaperSocket}},
 			Init:         &useInit,
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("create reaper from image %s: %w", c.cfg.ReaperImage, err)
+		return fmt.Errorf("create reaper from image %s: %w", r.image, err)
 	}
-	c.reaper.id = res.ID
+	r.id = res.ID
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start reaper: %w", context.Cause(ctx))
 	}
-	if _, err := c.eng.ContainerStart(dctx, res.ID, client.ContainerStartOptions{}); err != nil {
+	if _, err := r.eng.ContainerStart(dctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start reaper: %w", err)
 	}
 	return nil
 }
 
-// errReaperGone is returned by connectReaper when the reaper container
+// errReaperGone is returned by connect when the reaper container
 // stopped before it answered.
 var errReaperGone = errors.New("container exited before it answered")
 
-// connectReaper polls the reaper's published port until the reaper
-// answers the hello, ctx ends or the reaper container is gone. The
-// engine's port proxy may accept a connection before the reaper listens;
-// such a connection ends without an answer and is tried again.
-func (c *Cluster) connectReaper(ctx context.Context, token string) (net.Conn, error) {
+// connect polls the reaper's published port until the reaper answers the
+// hello, ctx ends or the reaper container is gone. The engine's port proxy
+// may accept a connection before the reaper listens; such a connection
+// ends without an answer and is tried again.
+func (r *Reaper) connect(ctx context.Context, token string) (net.Conn, error) {
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	var last error
 	for {
-		if c.reaper.addr == "" {
-			c.reaper.addr, last = c.reaperAddr(ctx)
+		if r.addr == "" {
+			r.addr, last = r.publishedAddr(ctx)
 		}
-		if c.reaper.addr != "" {
-			conn, err := hello(ctx, c.reaper.addr, token)
+		if r.addr != "" {
+			conn, err := hello(ctx, r.addr, token)
 			if err == nil {
 				return conn, nil
 			}
@@ -217,12 +269,12 @@ func (c *Cluster) connectReaper(ctx context.Context, token string) (net.Conn, er
 				return nil, err
 			}
 			last = err
-			if c.reaperGone(ctx) {
+			if r.gone(ctx) {
 				last = errReaperGone
 			}
 		}
 		if errors.Is(last, errReaperGone) {
-			return nil, fmt.Errorf("%w (is %s in image %s a faultline binary that calls faultline.NodeMain first?)", last, NodeBinary, c.cfg.ReaperImage)
+			return nil, fmt.Errorf("%w (is %s in image %s a faultline binary that calls faultline.NodeMain first?)", last, NodeBinary, r.image)
 		}
 		select {
 		case <-ctx.Done():
@@ -235,20 +287,20 @@ func (c *Cluster) connectReaper(ctx context.Context, token string) (net.Conn, er
 	}
 }
 
-// reaperGone reports whether the reaper container is known to have
-// stopped or gone.
-func (c *Cluster) reaperGone(ctx context.Context) bool {
-	in, err := c.eng.ContainerInspect(ctx, c.reaper.id, client.ContainerInspectOptions{})
+// gone reports whether the reaper container is known to have stopped or
+// gone.
+func (r *Reaper) gone(ctx context.Context) bool {
+	in, err := r.eng.ContainerInspect(ctx, r.id, client.ContainerInspectOptions{})
 	if err != nil {
 		return cerrdefs.IsNotFound(err)
 	}
 	return in.Container.State != nil && !in.Container.State.Running
 }
 
-// reaperAddr returns where the reaper's port is published on 127.0.0.1,
-// or "" while the engine has not published it yet.
-func (c *Cluster) reaperAddr(ctx context.Context) (string, error) {
-	in, err := c.eng.ContainerInspect(ctx, c.reaper.id, client.ContainerInspectOptions{})
+// publishedAddr returns where the reaper's port is published on
+// 127.0.0.1, or "" while the engine has not published it yet.
+func (r *Reaper) publishedAddr(ctx context.Context) (string, error) {
+	in, err := r.eng.ContainerInspect(ctx, r.id, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return "", errReaperGone
 	}
@@ -313,54 +365,66 @@ func exchange(conn net.Conn, r *bufio.Reader, line string) (string, error) {
 	return strings.TrimSpace(got), nil
 }
 
-// closeReaper ends the run's reaper. After a clean removal (clean), it
-// says "done", so the reaper exits without reaping, and waits for the
-// engine to remove it; otherwise it drops the connection, so the reaper
-// tries the removal once more on its own, and leaves it to that. A reaper
-// that never answered is removed by force. The caller holds mu.
+// closeReaper ends the run's reaper (see Reaper.Close). The caller holds
+// mu.
 func (c *Cluster) closeReaper(ctx context.Context, clean bool) error {
-	if c.reaper.id == "" {
+	if c.reaper == nil {
 		return nil
 	}
-	conn := c.reaper.conn
-	c.reaper.conn = nil
+	return c.reaper.Close(ctx, clean)
+}
+
+// Close ends the reaper. After a clean removal of the run's objects by
+// the controller (clean), it says "done", so the reaper exits without
+// reaping, and waits for the engine to remove it; otherwise it drops the
+// connection, so the reaper restores and removes the run on its own, and
+// leaves it to that. A reaper that never answered is removed by force.
+// Close is idempotent once it returned nil.
+func (r *Reaper) Close(ctx context.Context, clean bool) error {
+	if r.id == "" {
+		return nil
+	}
+	conn := r.conn
+	r.conn = nil
 	if conn != nil {
 		if !clean {
 			conn.Close()
-			c.log.Warn("the reaper takes over the removal of the run", "container", c.reaper.name)
+			r.log.Warn("the reaper takes over the removal of the run", "container", r.name)
 			return nil
 		}
 		conn.SetDeadline(time.Now().Add(reaperHelloTimeout))
 		line, err := exchange(conn, bufio.NewReader(conn), "done")
 		conn.Close()
 		if err == nil && line == "bye" {
-			if c.waitReaperGone(ctx, reaperGoneTimeout) {
+			if r.waitGone(ctx, reaperGoneTimeout) {
+				r.id = ""
 				return nil
 			}
 		} else {
-			c.log.Warn("the reaper did not say bye", "answer", line, "err", err)
+			r.log.Warn("the reaper did not say bye", "answer", line, "err", err)
 		}
 	}
 	// Remove it by force. A removal under way (AutoRemove) is a conflict;
 	// wait for it to end.
 	rctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	_, err := c.eng.ContainerRemove(rctx, c.reaper.id, client.ContainerRemoveOptions{Force: true})
-	if err == nil || cerrdefs.IsNotFound(err) || (cerrdefs.IsConflict(err) && c.waitReaperGone(ctx, reaperGoneTimeout)) {
+	_, err := r.eng.ContainerRemove(rctx, r.id, client.ContainerRemoveOptions{Force: true})
+	if err == nil || cerrdefs.IsNotFound(err) || (cerrdefs.IsConflict(err) && r.waitGone(ctx, reaperGoneTimeout)) {
+		r.id = ""
 		return nil
 	}
-	return fmt.Errorf("remove reaper %s: %w", c.reaper.name, err)
+	return fmt.Errorf("remove reaper %s: %w", r.name, err)
 }
 
-// waitReaperGone polls until the engine no longer has the reaper
-// container, for at most d, and reports whether it is gone.
-func (c *Cluster) waitReaperGone(ctx context.Context, d time.Duration) bool {
+// waitGone polls until the engine no longer has the reaper container,
+// for at most d, and reports whether it is gone.
+func (r *Reaper) waitGone(ctx context.Context, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := c.eng.ContainerInspect(ctx, c.reaper.id, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
+		if _, err := r.eng.ContainerInspect(ctx, r.id, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
 			return true
 		}
 		select {
@@ -490,27 +554,31 @@ func holdController(conn net.Conn, r *bufio.Reader, log *slog.Logger) bool {
 	}
 }
 
-// reap removes every container (paused ones included) and then every
-// network labelled faultline=1 and faultline.run=runID, except the run's
-// reaper container, and writes what it removed to log. It repeats the
-// removal until two passes in a row find nothing, so that an object whose
+// reap gives back the nodes of the run's helper containers and removes
+// those helpers (RestoreHelped), then removes every container (paused
+// ones included) and then every network labelled faultline=1 and
+// faultline.run=runID, except the run's reaper container, and writes what
+// it did to log. It repeats the removal until two passes in a row find
+// nothing, so that an object whose
 // creation was under way is caught too, for at most two minutes. It never
 // touches an object without both labels.
 func reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, reapTimeout)
 	defer cancel()
 	keep := func(labels map[string]string) bool {
-		return labels[LabelFaultline] == "1" && labels[LabelRun] == runID && labels[LabelReaper] != "1"
+		// Helpers go with RestoreHelped, once their nodes are restored.
+		return labels[LabelFaultline] == "1" && labels[LabelRun] == runID && labels[LabelReaper] != "1" && !IsHelper(labels)
 	}
 	begin := time.Now()
 	var err error
 	for quiet := 0; quiet < 2; {
-		var removed []string
-		removed, err = removeLabelled(ctx, eng, labelFilter(LabelRun, runID), keep, nil)
+		restored, herr := RestoreHelped(ctx, eng, runID, logWriter{log})
+		removed, rerr := removeLabelled(ctx, eng, labelFilter(LabelRun, runID), keep, nil)
+		err = lifecycle.JoinErrors(herr, rerr)
 		for _, r := range removed {
 			log.Info("removed", "what", r)
 		}
-		if len(removed) == 0 && err == nil {
+		if len(restored)+len(removed) == 0 && err == nil {
 			quiet++
 		} else {
 			quiet = 0
@@ -526,4 +594,16 @@ func reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error
 	}
 	log.Info("reaped the run", "after", time.Since(begin).Round(time.Millisecond))
 	return nil
+}
+
+// logWriter writes each line written to it to log, at level info.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		if line != "" {
+			w.log.Info(line)
+		}
+	}
+	return len(p), nil
 }

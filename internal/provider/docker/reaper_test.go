@@ -225,7 +225,8 @@ func TestReaperRemovesTheRunWhenNoControllerConnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	begin := time.Now()
-	if err := c.launchReaper(t.Context(), "tok", 2*time.Second); err != nil {
+	r := &Reaper{eng: eng, runID: runID, image: image(t), log: c.log}
+	if err := r.launch(t.Context(), "tok", 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	took := waitGone(t, eng, runID, begin)

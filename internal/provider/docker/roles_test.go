@@ -58,12 +58,12 @@ func TestServerNodesInContainers(t *testing.T) {
 			t.Errorf("%s: init marker %q, %v", n, b, err)
 		}
 		id, _ := c.ContainerID(n)
-		res, err := execIn(t.Context(), eng, id, nil, "sh", "-c", "for p in /proc/[0-9]*; do if grep -q redis-server $p/cmdline 2>/dev/null; then awk '/^Uid:/{print $2}' $p/status; fi; done | head -1")
+		res, err := Exec(t.Context(), eng, id, nil, "sh", "-c", "for p in /proc/[0-9]*; do if grep -q redis-server $p/cmdline 2>/dev/null; then awk '/^Uid:/{print $2}' $p/status; fi; done | head -1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		uid := strings.TrimSpace(res.Stdout)
-		want, err := execIn(t.Context(), eng, id, nil, "id", "-u", "redis")
+		want, err := Exec(t.Context(), eng, id, nil, "id", "-u", "redis")
 		if err != nil || uid == "" || uid != strings.TrimSpace(want.Stdout) {
 			t.Errorf("%s: redis-server runs as uid %q, want the account redis (%q, %v)", n, uid, want.Stdout, err)
 		}
