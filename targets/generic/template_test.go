@@ -12,13 +12,13 @@ import (
 )
 
 func TestTemplateExpands(t *testing.T) {
-	vars := map[string]string{"key": "r9-k0", "value": "17", "old": "3", "new": "4", "host": "10.1.2.3", "node": "primary"}
+	vars := map[string]string{"key": "r9-k0", "value": "17", "old": "3", "new": "4", "host": "127.0.0.1", "node": "primary"}
 	for _, tc := range []struct {
 		op, tmpl string
 		braces   bool
 		want     string
 	}{
-		{generic.OpRead, "http://{host}:8080/{node}/kv/{key}", false, "http://10.1.2.3:8080/primary/kv/r9-k0"},
+		{generic.OpRead, "http://{host}:8080/{node}/kv/{key}", false, "http://127.0.0.1:8080/primary/kv/r9-k0"},
 		{generic.OpWrite, `{"value": {value}, "key": "{key}"}`, true, `{"value": 17, "key": "r9-k0"}`},
 		{generic.OpCAS, `{"old": {old}, "new": {new}, "note": "a } in a string { is literal"}`, true,
 			`{"old": 3, "new": 4, "note": "a } in a string { is literal"}`},
@@ -45,8 +45,8 @@ func TestTemplateRefuses(t *testing.T) {
 		{generic.OpRead, "http://{host}/{colour}", false, "unknown placeholder {colour} at position 15 (this operation has {node}, {host}, {key})"},
 		{generic.OpRead, "http://{host}/{value}", false, "placeholder {value} at position 15: this operation has no value"},
 		{generic.OpWrite, "/kv/{key}/{old}", false, "this operation has no old"},
-		{generic.OpRead, "http://{host:8080/", false, `"{" at position 8 is not part of a placeholder`},
-		{generic.OpRead, "http://host}/", false, `"}" at position 12 is not part of a placeholder`},
+		{generic.OpRead, "/kv/{host:8080/", false, `"{" at position 5 is not part of a placeholder`},
+		{generic.OpRead, "/kv/host}/", false, `"}" at position 9 is not part of a placeholder`},
 		{generic.OpWrite, `{"value": {value}`, true, "unbalanced braces: 1 '{' left open"},
 		{generic.OpWrite, `{"value": {value}}}`, true, "unbalanced braces: the '}' at position 19 closes nothing"},
 		{generic.OpCharge, `{"id": "{request}"}`, true, "unknown placeholder {request}"},
