@@ -309,3 +309,33 @@ client:
 	_, err = testfile.Parse("m.yaml", []byte("base: &b {project: shop, services: [db]}\ncompose:\n  <<: *b\n"))
 	checkError(t, err, "m.yaml", 1, "base", "unknown field")
 }
+
+// TestDocumentedFiles: docs/testfile.md shows the example as `faultline
+// init` writes it, and every test file it shows is one Parse accepts.
+func TestDocumentedFiles(t *testing.T) {
+	b, err := os.ReadFile("../docs/testfile.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	if len(blocks) < 5 {
+		t.Fatalf("docs/testfile.md shows %d test files, want the example and four more", len(blocks))
+	}
+	if blocks[0][1] != testfile.Example {
+		t.Fatalf("docs/testfile.md's first test file is not the example faultline init writes")
+	}
+	kinds := map[string]bool{}
+	for i, m := range blocks {
+		tt, err := testfile.Parse(fmt.Sprintf("docs/testfile.md block %d", i+1), []byte(m[1]))
+		if err != nil {
+			t.Errorf("%v\n%s", err, m[1])
+			continue
+		}
+		kinds[tt.Variant+" "+tt.Workload] = true
+	}
+	for _, k := range []string{"http register", "http idempotency", "sql register", "sql idempotency", "redis register"} {
+		if !kinds[k] {
+			t.Errorf("docs/testfile.md shows no %s test file", k)
+		}
+	}
+}
