@@ -107,6 +107,7 @@ type compose struct {
 // duration is a Go duration string.
 type duration struct{ d time.Duration }
 
+// UnmarshalText reads a Go duration.
 func (d *duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
@@ -119,6 +120,7 @@ func (d *duration) UnmarshalText(b []byte) error {
 // memory is a memory size as faultline.ParseBytes reads it.
 type memory struct{ b int64 }
 
+// UnmarshalText reads a memory size.
 func (m *memory) UnmarshalText(b []byte) error {
 	v, err := faultline.ParseBytes(string(b))
 	if err != nil {
@@ -298,7 +300,9 @@ func (d *decoder) test(f file, top int) (faultline.Test, error) {
 		}
 		return t, bad("client", "%v", err)
 	}
-	t.Workload = generic.WorkloadRegister
+	// Unset, the workload is the client's first: register, or
+	// idempotency for a client that describes only charge and ledger.
+	t.Workload = target.Workloads()[0]
 	if _, set := d.lines["workload"]; set {
 		t.Workload = f.Workload
 	}

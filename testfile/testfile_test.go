@@ -167,6 +167,17 @@ client:
 	if tt.Target != generic.DefaultName || tt.Workload != "register" || tt.TimeLimit != def.TimeLimit || strings.Join(tt.Nemesis, ",") != "partition" || tt.Nodes != 1 {
 		t.Fatalf("minimal file: %+v", tt)
 	}
+	// A client of charges and ledgers only: the idempotency workload.
+	tt, err = testfile.Parse("i.yaml", []byte(`compose: {project: shop, services: [db]}
+client:
+  sql:
+    dsn: postgres://app@{host}/shop
+    charge: {statement: "INSERT INTO l VALUES ($1, $2, $3)", params: [key, request_id, amount]}
+    ledger: {statement: "SELECT id, amount FROM l WHERE account = $1", params: [key]}
+`))
+	if err != nil || tt.Workload != "idempotency" {
+		t.Fatalf("charges only: workload %q, %v; want idempotency", tt.Workload, err)
+	}
 }
 
 // minimal is the smallest test file: a Compose stack and a client.

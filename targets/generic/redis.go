@@ -126,7 +126,10 @@ func (c *redisClient) Close() error {
 // dialError marks an error of the dial: nothing was sent.
 type dialError struct{ err error }
 
+// Error returns the dial's error.
 func (e dialError) Error() string { return e.err.Error() }
+
+// Unwrap returns the dial's error.
 func (e dialError) Unwrap() error { return e.err }
 
 // conn returns the connection to ep, made when needed: one connection,
