@@ -59,6 +59,9 @@ func TestDocumentsStayInsideTheRepository(t *testing.T) {
 			}
 		}
 		for _, u := range urlPattern.FindAllString(text, -1) {
+			if _, rest, _ := strings.Cut(u, "://"); strings.HasPrefix(rest, "{") {
+				continue // a test file's URL template: its host is a node's, filled in by the run
+			}
 			p, err := url.Parse(strings.TrimRight(u, ".,;:"))
 			if err != nil {
 				t.Errorf("%s: unreadable address %q", path, u)

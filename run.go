@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -154,7 +155,7 @@ func Run(ctx context.Context, t Test) (*Result, error) {
 		OpTimeout: t.OpTimeout, Generator: gen, Recorder: rec,
 		NewClient: func(p int) (core.Client, error) {
 			return target.NewClient(targets.ClientConfig{
-				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p,
+				Workload: t.Workload, Variant: t.Variant, Nodes: slices.Clone(endpoints), Process: p, Run: filepath.Base(run.Dir),
 				Stall: plan.stall.Hook, Isolation: t.Isolation, Store: t.Store,
 			})
 		},

@@ -293,6 +293,11 @@ type ClientConfig struct {
 	// Process is the client's process id; a target spreads its clients
 	// over nodes by it.
 	Process int
+	// Run names the run, unique among runs (the run folder's name, such
+	// as 20260101T000000.123Z); a target whose system outlives a run (a
+	// user's Compose stack) keeps each run's data apart by it. Empty when
+	// the caller names none.
+	Run string
 	// Isolation is the run's resolved --isolation: one of the target's
 	// Isolations (its first when the flag was not given), or "" for a
 	// target without isolation levels.

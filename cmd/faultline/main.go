@@ -128,35 +128,43 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newRun(), newSweep(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe(), newCompare())
+	root.AddCommand(newRun(), newSweep(), newCheck(), newList(), newVersion(), newImages(), newCleanup(), newReport(), newServe(), newCompare(), newInit())
 	return root
 }
 
 func newRun() *cobra.Command {
 	t := faultline.DefaultTest()
 	var (
-		nem, junit string
-		jsonOut    bool
-		repeat     int
+		nem, junit, file string
+		jsonOut          bool
+		repeat           int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: drive the workload, inject faults, check the history",
 		Long: "Run a test. With no flags it runs the embedded default: demo-kv (unsafe) on three local\n" +
-			"processes with the register workload under partitions for 20 seconds.",
+			"processes with the register workload under partitions for 20 seconds. With -f FILE it runs\n" +
+			"the test file's test (faultline init writes one), flags given explicitly overriding it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t.Nemesis = splitList(nem)
-			// What the user did not set follows the target's defaults.
-			t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
+			var err error
+			if file != "" {
+				t, err = fromFile(cmd, file, t)
+			} else {
+				t.Nemesis = splitList(nem)
+				// What the user did not set follows the target's defaults.
+				t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
+			}
 			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
 			t.Status = os.Stderr
-			if repeat != 1 {
+			if repeat != 1 && err == nil {
 				return runRepeat(cmd.Context(), t, repeat, junit, jsonOut)
 			}
 			start := time.Now()
 			var res *faultline.Result
-			err := t.Validate()
+			if err == nil {
+				err = t.Validate()
+			}
 			if err == nil {
 				fmt.Fprintf(os.Stderr, "faultline: %s (%s) · %s · nemesis %s · %s on %d %s nodes\n",
 					t.Target, t.Variant, t.Workload, strings.Join(orNone(t.Nemesis), ","), t.TimeLimit, t.Nodes, t.Provider)
@@ -176,6 +184,7 @@ func newRun() *cobra.Command {
 	}
 	f := cmd.Flags()
 	testFlags(cmd, &t, &nem)
+	fileFlag(cmd, &file)
 	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "concurrent client processes")
 	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (verdict, run folder, counts, anomalies); everything else goes to stderr")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")

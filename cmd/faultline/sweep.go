@@ -19,8 +19,8 @@ const defaultLevels = "1,2,4,8,16,32,64"
 func newSweep() *cobra.Command {
 	t := faultline.DefaultTest()
 	var (
-		nem, levels string
-		jsonOut     bool
+		nem, levels, file string
+		jsonOut           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sweep",
@@ -36,10 +36,16 @@ func newSweep() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t.Nemesis = splitList(nem)
-			// What the user did not set follows the target's defaults;
-			// the concurrency is each level's.
-			t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
+			if file != "" {
+				if t, err = fromFile(cmd, file, t); err != nil {
+					return err
+				}
+			} else {
+				t.Nemesis = splitList(nem)
+				// What the user did not set follows the target's
+				// defaults; the concurrency is each level's.
+				t = faultline.WithTargetDefaults(t, cmd.Flags().Changed)
+			}
 			t.Command = "faultline " + strings.Join(os.Args[1:], " ")
 			t.Status = os.Stderr
 			s := faultline.Sweep{Test: t, Levels: lv,
@@ -85,6 +91,7 @@ func newSweep() *cobra.Command {
 	}
 	f := cmd.Flags()
 	testFlags(cmd, &t, &nem)
+	fileFlag(cmd, &file)
 	f.StringVar(&levels, "concurrency", defaultLevels, "concurrency levels: a comma list of client process counts, increasing")
 	f.BoolVar(&jsonOut, "json", false, "print exactly one JSON object on stdout (sweep.json's content); everything else goes to stderr")
 	return cmd
