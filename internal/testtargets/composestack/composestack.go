@@ -222,10 +222,10 @@ type Stack struct {
 	cmd    []string
 }
 
-// composeCommand returns the Compose command line there is: docker-compose
+// ComposeCommand returns the Compose command line there is: docker-compose
 // (v1), else docker compose (v2); it ends t (skip, or fail under CI) when
 // there is neither.
-func composeCommand(t testing.TB) []string {
+func ComposeCommand(t testing.TB) []string {
 	t.Helper()
 	if p, err := exec.LookPath("docker-compose"); err == nil {
 		return []string{p}
@@ -244,7 +244,7 @@ func composeCommand(t testing.TB) []string {
 func Up(t testing.TB, name string) *Stack {
 	t.Helper()
 	testenv.NeedDocker(t)
-	cmd := composeCommand(t)
+	cmd := ComposeCommand(t)
 	img, err := serverImage()
 	if err != nil {
 		t.Fatalf("server image: %v", err)
