@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -356,18 +355,7 @@ func runRepeat(ctx context.Context, rp Repeat, runOne func(context.Context, Test
 	if err := rp.Validate(); err != nil {
 		return nil, err
 	}
-	t := rp.Test
-	tg, err := t.target()
-	if err != nil {
-		return nil, err
-	}
-	t.Target = tg.Name()
-	if t.Seed == 0 {
-		t.Seed = rand.Int64N(1<<53-1) + 1
-	}
-	t.Version = Version
-	start := time.Now()
-	dir, err := newSeriesDir(t.Results, t.Target, t.Workload, "repeat", start)
+	t, dir, start, err := startSeries(rp.Test, "repeat")
 	if err != nil {
 		return nil, err
 	}
@@ -384,72 +372,43 @@ func runRepeat(ctx context.Context, rp Repeat, runOne func(context.Context, Test
 // in tests), rewriting repeat.json after each, and then writes the
 // outcome. It returns the error that ended the repeat.
 func (r *RepeatResult) run(ctx context.Context, rp Repeat, t Test, runOne func(context.Context, Test) (*Result, error)) error {
-	var runErr error
+	labels := make([]string, len(r.Seeds))
 	for i, seed := range r.Seeds {
-		if ctx.Err() != nil {
-			runErr = fmt.Errorf("repeat %w before seed %d (%d of %d runs done)", ErrInterrupted, seed, len(r.Runs), len(r.Seeds))
-			break
-		}
+		labels[i] = fmt.Sprintf("seed %d", seed)
+	}
+	runErr := runSeries(ctx, "repeat", "runs", labels, func(i int) (error, error) {
 		rt := t
-		rt.Seed = seed
+		rt.Seed = r.Seeds[i]
 		rt.Results = filepath.Join(r.Dir, RepeatRunsDir)
 		if rp.RunCommand != nil {
-			rt.Command = rp.RunCommand(seed)
+			rt.Command = rp.RunCommand(rt.Seed)
 		}
 		res, err := runOne(ctx, rt)
-		run := r.addRun(seed, res, err)
+		run := r.addRun(rt.Seed, res, err)
 		werr := r.write()
 		if rp.OnRun != nil {
 			rp.OnRun(r, run)
 		}
-		if err != nil {
-			if errors.Is(err, ErrInterrupted) {
-				runErr = fmt.Errorf("repeat %w at seed %d (%d of %d runs done)", ErrInterrupted, seed, i, len(r.Seeds))
-			} else {
-				runErr = fmt.Errorf("seed %d: %w", seed, err)
-			}
-			break
-		}
-		if werr != nil {
-			runErr = werr
-			break
-		}
-	}
-	r.Complete = runErr == nil
-	r.Interrupted = errors.Is(runErr, ErrInterrupted)
-	r.End = time.Now()
+		return err, werr
+	})
 	var vs []Verdict
 	for _, run := range r.Runs {
 		if run.Ended() {
 			vs = append(vs, run.Verdict)
 		}
 	}
-	if len(vs) > 0 {
-		r.Verdict = core.Combine(vs...)
-	}
-	r.ExitCode = r.Verdict.ExitCode()
-	if runErr != nil {
-		r.ExitCode, r.Error = 3, runErr.Error()
-	}
-	if err := r.write(); err != nil && runErr == nil {
-		r.ExitCode, r.Error, runErr = 3, err.Error(), err
-	}
-	return runErr
+	return finishSeries(runErr, vs, func(e seriesEnd) {
+		r.Verdict, r.ExitCode, r.Complete, r.Interrupted, r.Error, r.End = e.verdict, e.exitCode, e.complete, e.interrupted, e.err, e.end
+	}, r.write)
 }
 
 // addRun records the run with seed that Run ended with res and err: its
 // verdict or error, its run folder, its anomalies and the first of them;
 // then it counts the rate again.
 func (r *RepeatResult) addRun(seed int64, res *Result, err error) RepeatRun {
-	run := RepeatRun{Seed: seed, ExitCode: 3}
-	switch {
-	case err == nil && res != nil:
-		run.Verdict, run.ExitCode = res.Verdict, res.Verdict.ExitCode()
-	case errors.Is(err, ErrInterrupted):
-		run.Interrupted, run.Error = true, err.Error()
-	case err != nil:
-		run.Error = err.Error()
-	}
+	e := endOfRun(r.Dir, res, err)
+	run := RepeatRun{Seed: seed, RunDir: e.runDir, Verdict: e.verdict, ExitCode: e.exitCode,
+		Interrupted: e.interrupted, Error: e.err}
 	if res != nil {
 		run.checkers = res.Checkers
 		for _, c := range res.Checkers {
@@ -459,11 +418,6 @@ func (r *RepeatResult) addRun(seed int64, res *Result, err error) RepeatRun {
 		}
 	}
 	if res != nil && res.Dir != "" {
-		if rel, rerr := filepath.Rel(r.Dir, res.Dir); rerr == nil {
-			run.RunDir = filepath.ToSlash(rel)
-		} else {
-			run.RunDir = filepath.ToSlash(res.Dir)
-		}
 		if run.Anomalies > 0 {
 			h, herr := history.ReadFile(filepath.Join(res.Dir, runfolder.HistoryFile), nil)
 			if herr != nil {
@@ -480,11 +434,7 @@ func (r *RepeatResult) addRun(seed int64, res *Result, err error) RepeatRun {
 
 // write writes repeat.json atomically.
 func (r *RepeatResult) write() error {
-	if r.End.IsZero() {
-		r.DurationNS = int64(time.Since(r.Start))
-	} else {
-		r.DurationNS = int64(r.End.Sub(r.Start))
-	}
+	r.DurationNS = seriesDuration(r.Start, r.End)
 	return (&runfolder.Run{Dir: r.Dir}).WriteJSON(RepeatFile, r)
 }
 

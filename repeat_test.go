@@ -2,10 +2,7 @@ package faultline_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -72,17 +69,8 @@ func TestRepeatOfDemoKV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ended, []int64{501, 502, 503}) {
-		t.Fatalf("runs ended: %v", ended)
-	}
-	b, err := os.ReadFile(filepath.Join(res.Dir, faultline.RepeatFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r faultline.RepeatResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	checkEnded(t, "runs", ended, []int64{501, 502, 503})
+	r := readSeriesFile[faultline.RepeatResult](t, res.Dir, faultline.RepeatFile)
 	t.Log(r.RateLine())
 	if d := r.Rate; d.Found != 3 || d.Decided != 3 || d.Runs != 3 || d.Share != 1 || d.High != 1 || d.Low < 0.438 || d.Low > 0.439 {
 		t.Fatalf("unsafe rate %+v", d)

@@ -14,15 +14,7 @@ import (
 // anomalies and the first anomalous operation's time and fault.
 func (r RepeatRun) Line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d: ", r.Seed)
-	switch {
-	case r.Ended():
-		b.WriteString(strings.ToUpper(string(r.Verdict)))
-	case r.Interrupted:
-		b.WriteString("interrupted")
-	default:
-		b.WriteString("could not be carried out: " + r.Error)
-	}
+	b.WriteString(stepLine(fmt.Sprintf("seed %d", r.Seed), r.Verdict, r.Ended(), r.Interrupted, r.Error))
 	if r.Anomalies > 0 {
 		fmt.Fprintf(&b, " · %d %s", r.Anomalies, plural(r.Anomalies, "anomaly", "anomalies"))
 	}
@@ -59,12 +51,9 @@ func (r *RepeatResult) WriteSummary(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "seed\tverdict\tanomalies\tfirst anomaly at\tfault then")
 	for _, run := range r.Runs {
-		v, n, at, fault := string(run.Verdict), strconv.Itoa(run.Anomalies), "–", "–"
+		v, n, at, fault := stepVerdict(run.Verdict, run.Ended(), run.Interrupted), strconv.Itoa(run.Anomalies), "–", "–"
 		if !run.Ended() {
-			v, n = "not done", "–"
-			if run.Interrupted {
-				v = "interrupted"
-			}
+			n = "–"
 		}
 		if a := run.FirstAnomaly; a != nil {
 			at, fault = formatSeconds(a.TimeNS), a.Fault

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/checkers/figures"
@@ -197,18 +194,7 @@ func runSweep(ctx context.Context, s Sweep, runLevel func(context.Context, Test)
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	t := s.Test
-	tg, err := t.target()
-	if err != nil {
-		return nil, err
-	}
-	t.Target = tg.Name()
-	if t.Seed == 0 {
-		t.Seed = rand.Int64N(1<<53-1) + 1
-	}
-	t.Version = Version
-	start := time.Now()
-	dir, err := newSweepDir(t.Results, t.Target, t.Workload, start)
+	t, dir, start, err := startSeries(s.Test, "sweep")
 	if err != nil {
 		return nil, err
 	}
@@ -227,17 +213,16 @@ func runSweep(ctx context.Context, s Sweep, runLevel func(context.Context, Test)
 // page after each, and then writes the outcome. It returns the error that
 // ended the sweep.
 func (r *SweepResult) run(ctx context.Context, s Sweep, t Test, runLevel func(context.Context, Test) (*Result, error)) error {
-	var runErr error
-	for _, n := range s.Levels {
-		if ctx.Err() != nil {
-			runErr = fmt.Errorf("sweep %w before concurrency %d (%d of %d levels done)", ErrInterrupted, n, len(r.Levels), len(s.Levels))
-			break
-		}
+	labels := make([]string, len(s.Levels))
+	for i, n := range s.Levels {
+		labels[i] = fmt.Sprintf("concurrency %d", n)
+	}
+	runErr := runSeries(ctx, "sweep", "levels", labels, func(i int) (error, error) {
 		lt := t
-		lt.Concurrency = n
+		lt.Concurrency = s.Levels[i]
 		lt.Results = filepath.Join(r.Dir, SweepLevelsDir)
 		if s.RunCommand != nil {
-			lt.Command = s.RunCommand(n, t.Seed)
+			lt.Command = s.RunCommand(lt.Concurrency, t.Seed)
 		}
 		res, err := runLevel(ctx, lt)
 		lvl := r.addLevel(lt, res, err)
@@ -245,59 +230,26 @@ func (r *SweepResult) run(ctx context.Context, s Sweep, t Test, runLevel func(co
 		if s.OnLevel != nil {
 			s.OnLevel(r, lvl)
 		}
-		if err != nil {
-			if errors.Is(err, ErrInterrupted) {
-				runErr = fmt.Errorf("sweep %w at concurrency %d (%d of %d levels done)", ErrInterrupted, n, len(r.Levels)-1, len(s.Levels))
-			} else {
-				runErr = fmt.Errorf("concurrency %d: %w", n, err)
-			}
-			break
-		}
-		if werr != nil {
-			runErr = werr
-			break
-		}
-	}
-	r.Complete = runErr == nil
-	r.Interrupted = errors.Is(runErr, ErrInterrupted)
-	r.End = time.Now()
+		return err, werr
+	})
 	var vs []Verdict
 	for _, l := range r.Levels {
 		if l.Ended() {
 			vs = append(vs, l.Verdict)
 		}
 	}
-	if len(vs) > 0 {
-		r.Verdict = core.Combine(vs...)
-	}
-	r.ExitCode = r.Verdict.ExitCode()
-	if runErr != nil {
-		r.ExitCode, r.Error = 3, runErr.Error()
-	}
-	if err := r.write(); err != nil && runErr == nil {
-		r.ExitCode, r.Error, runErr = 3, err.Error(), err
-	}
-	return runErr
+	return finishSeries(runErr, vs, func(e seriesEnd) {
+		r.Verdict, r.ExitCode, r.Complete, r.Interrupted, r.Error, r.End = e.verdict, e.exitCode, e.complete, e.interrupted, e.err, e.end
+	}, r.write)
 }
 
 // addLevel records the level t that Run ended with res and err: its
 // verdict or error, its run folder and its figures; then it fits again.
 func (r *SweepResult) addLevel(t Test, res *Result, err error) SweepLevel {
-	lvl := SweepLevel{Concurrency: t.Concurrency, ExitCode: 3}
-	switch {
-	case err == nil && res != nil:
-		lvl.Verdict, lvl.ExitCode = res.Verdict, res.Verdict.ExitCode()
-	case errors.Is(err, ErrInterrupted):
-		lvl.Interrupted, lvl.Error = true, err.Error()
-	case err != nil:
-		lvl.Error = err.Error()
-	}
+	e := endOfRun(r.Dir, res, err)
+	lvl := SweepLevel{Concurrency: t.Concurrency, RunDir: e.runDir, Verdict: e.verdict, ExitCode: e.exitCode,
+		Interrupted: e.interrupted, Error: e.err}
 	if res != nil && res.Dir != "" {
-		if rel, rerr := filepath.Rel(r.Dir, res.Dir); rerr == nil {
-			lvl.RunDir = filepath.ToSlash(rel)
-		} else {
-			lvl.RunDir = filepath.ToSlash(res.Dir)
-		}
 		p, from, ferr := LevelFigures(res.Dir, t)
 		switch {
 		case ferr == nil:
@@ -332,11 +284,7 @@ func (r *SweepResult) refit() {
 
 // write writes sweep.json and sweep.html, each atomically.
 func (r *SweepResult) write() error {
-	if r.End.IsZero() {
-		r.DurationNS = int64(time.Since(r.Start))
-	} else {
-		r.DurationNS = int64(r.End.Sub(r.Start))
-	}
+	r.DurationNS = seriesDuration(r.Start, r.End)
 	f := &runfolder.Run{Dir: r.Dir}
 	if err := f.WriteJSON(SweepFile, r); err != nil {
 		return err
@@ -346,44 +294,6 @@ func (r *SweepResult) write() error {
 		return fmt.Errorf("write %s: %w", SweepPage, err)
 	}
 	return f.WriteFile(SweepPage, page)
-}
-
-// newSweepDir creates <root>/<target>-<workload>-sweep/<UTC time>/, named
-// as run folders are (runfolder.TimestampFormat, -2, -3, … for a second
-// sweep in the same millisecond).
-func newSweepDir(root, target, workload string, now time.Time) (string, error) {
-	return newSeriesDir(root, target, workload, "sweep", now)
-}
-
-// newSeriesDir creates <root>/<target>-<workload>-<kind>/<UTC time>/, the
-// folder of a series of runs (kind "sweep" or "repeat"), named as run
-// folders are (runfolder.TimestampFormat, -2, -3, … for a second series
-// in the same millisecond). Its errors name the kind's folder.
-func newSeriesDir(root, target, workload, kind string, now time.Time) (string, error) {
-	name := target + "-" + workload + "-" + kind
-	if !filepath.IsLocal(name) || filepath.Base(name) != name {
-		return "", core.BadInput("%s folder: target %q and workload %q must be plain names", kind, target, workload)
-	}
-	parent := filepath.Join(root, name)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("create %s folder: %w", kind, err)
-	}
-	base := now.UTC().Format(runfolder.TimestampFormat)
-	for n := 1; n <= 1000; n++ {
-		dir := filepath.Join(parent, base)
-		if n > 1 {
-			dir += "-" + strconv.Itoa(n)
-		}
-		err := os.Mkdir(dir, 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("create %s folder: %w", kind, err)
-		}
-		return dir, nil
-	}
-	return "", fmt.Errorf("create %s folder: too many %ss named %s in %s", kind, kind, base, parent)
 }
 
 // LevelFigures returns the figures of the run folder dir over its whole

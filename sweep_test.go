@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -31,17 +30,8 @@ func TestSweepOfDemoKV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ended, []int{1, 2, 4}) {
-		t.Fatalf("levels ended: %v", ended)
-	}
-	b, err := os.ReadFile(filepath.Join(res.Dir, faultline.SweepFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r faultline.SweepResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	checkEnded(t, "levels", ended, []int{1, 2, 4})
+	r := readSeriesFile[faultline.SweepResult](t, res.Dir, faultline.SweepFile)
 	if len(r.Levels) != 3 || !r.Complete || r.Interrupted || r.Test.Seed == 0 {
 		t.Fatalf("sweep.json: %d levels, complete %v, interrupted %v, seed %d", len(r.Levels), r.Complete, r.Interrupted, r.Test.Seed)
 	}

@@ -14,15 +14,7 @@ import (
 // throughput and latency percentiles.
 func (l SweepLevel) Line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "concurrency %d: ", l.Concurrency)
-	switch {
-	case l.Verdict != "" && l.Error == "":
-		b.WriteString(strings.ToUpper(string(l.Verdict)))
-	case l.Interrupted:
-		b.WriteString("interrupted")
-	default:
-		b.WriteString("could not be carried out: " + l.Error)
-	}
+	b.WriteString(stepLine(fmt.Sprintf("concurrency %d", l.Concurrency), l.Verdict, l.Ended(), l.Interrupted, l.Error))
 	if f := l.Figures; f != nil {
 		fmt.Fprintf(&b, " · %s ok/s · p50 %s · p99 %s · %d ok, %d fail, %d info",
 			formatRate(f.OKPerSec), formatNS(f.P50NS), formatNS(f.P99NS), f.OK, f.Fail, f.Info)
@@ -61,13 +53,7 @@ func (r *SweepResult) WriteSummary(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "concurrency\tverdict\tok/s\tp50\tp99\t")
 	for _, l := range r.Levels {
-		v := string(l.Verdict)
-		if !l.Ended() {
-			v = "not done"
-			if l.Interrupted {
-				v = "interrupted"
-			}
-		}
+		v := stepVerdict(l.Verdict, l.Ended(), l.Interrupted)
 		rate, p50, p99 := "–", "–", "–"
 		if f := l.Figures; f != nil {
 			rate, p50, p99 = formatRate(f.OKPerSec), formatNS(f.P50NS), formatNS(f.P99NS)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -57,65 +56,14 @@ func runRepeat(ctx context.Context, t faultline.Test, n int, junitPath string, j
 	if res == nil {
 		return err
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "faultline: the runs done are in %s\n", res.Dir)
-	}
-	if !jsonOut {
-		if err != nil {
-			return err
-		}
-		res.WriteSummary(os.Stdout)
-		if junitErr != nil {
-			return junitErr
-		}
-		return exitError{res.ExitCode}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(err.Error()))
-	} else {
-		res.WriteSummary(os.Stderr)
-	}
-	if err == nil && junitErr != nil {
-		fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(junitErr.Error()))
-		res.ExitCode, res.Error = 3, junitErr.Error()
-	}
-	b, jerr := json.Marshal(res)
-	if jerr == nil {
-		_, jerr = os.Stdout.Write(append(b, '\n'))
-	}
-	if jerr != nil {
-		fmt.Fprintf(os.Stderr, "faultline: write summary: %s\n", oneLine(jerr.Error()))
-		return exitError{3}
-	}
-	return exitError{res.ExitCode}
+	return reportSeries(res, res.Dir, "runs", &res.ExitCode, &res.Error, err, junitErr, jsonOut)
 }
 
 // seedCommand is the command line that repeats one run of the repeat
 // started with args (which begin with "run"): the same flags, but for
 // --seed set to seed and without --repeat, --json and --junit.
 func seedCommand(args []string, seed int64) string {
-	out := []string{"faultline"}
-	var rest []string // from "--" on: no flags there
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = args[i:]
-			break
-		}
-		name, _, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if strings.HasPrefix(a, "--") {
-			switch name {
-			case "repeat", "seed", "junit":
-				if !hasVal {
-					i++ // the value follows
-				}
-				continue
-			case "json":
-				continue
-			}
-		}
-		out = append(out, a)
-	}
-	out = append(out, "--seed", strconv.FormatInt(seed, 10))
+	out, rest := dropFlags(args, []string{"repeat", "seed", "junit"}, []string{"json"}, true)
+	out = append(append([]string{"faultline"}, out...), "--seed", strconv.FormatInt(seed, 10))
 	return strings.Join(append(out, rest...), " ")
 }

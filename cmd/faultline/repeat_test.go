@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/internal/testenv"
@@ -143,44 +140,10 @@ func TestRunRepeatJSON(t *testing.T) {
 // interrupted, says interrupted, and no node is left running.
 func TestRunRepeatSIGINTKeepsRunsDone(t *testing.T) {
 	results := t.TempDir()
-	cmd := exec.Command(faultlineBinary(t), "run", "--results", results, "--repeat", "3", "--variant", "safe",
+	cmd, out, errb := startSeries(t, "run", "--results", results, "--repeat", "3", "--variant", "safe",
 		"--nemesis", "none", "--time-limit", "4s", "--seed", "21")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	runs := filepath.Join(results, "demo-kv-register-repeat", "*", "runs", "demo-kv-register", "*")
-	var first, second string
-	testenv.Eventually(t, 90*time.Second, "run 1 done and run 2 running", func() error {
-		dirs, _ := filepath.Glob(runs) // named by start time
-		if len(dirs) == 0 {
-			return testenv.ErrNotYet
-		}
-		if _, err := os.Stat(filepath.Join(dirs[0], "results.json")); err != nil {
-			return err
-		}
-		if len(dirs) < 2 {
-			return fmt.Errorf("run 2 has not started; stderr: %s", errb.String())
-		}
-		if n := countLines(filepath.Join(dirs[1], "history.jsonl")); n < 50 {
-			return fmt.Errorf("run 2 has %d events", n)
-		}
-		first, second = dirs[0], dirs[1]
-		return nil
-	})
-	cmd.Process.Signal(syscall.SIGINT)
-	if code := waitExit(t, cmd, 60*time.Second); code != 3 {
-		t.Fatalf("interrupted repeat exit %d, want 3; stderr: %s", code, errb.String())
-	}
-	if out.Len() != 0 {
-		t.Errorf("stdout of an interrupted repeat: %q", out.String())
-	}
-	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
-	if last := lines[len(lines)-1]; last != "faultline: repeat interrupted at seed 22 (1 of 3 runs done)" {
-		t.Errorf("last line on stderr %q", last)
-	}
+	first, second := waitSecondRunning(t, filepath.Join(results, "demo-kv-register-repeat", "*", "runs", "demo-kv-register", "*"), "run", errb)
+	interruptSeries(t, cmd, out, errb, "repeat", "faultline: repeat interrupted at seed 22 (1 of 3 runs done)")
 	repeatDir := filepath.Dir(filepath.Dir(filepath.Dir(first)))
 	b, err := os.ReadFile(filepath.Join(repeatDir, "repeat.json"))
 	if err != nil {

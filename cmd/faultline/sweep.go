@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -63,30 +62,7 @@ func newSweep() *cobra.Command {
 			if res == nil {
 				return err
 			}
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "faultline: the levels done are in %s\n", res.Dir)
-			}
-			if !jsonOut {
-				if err != nil {
-					return err
-				}
-				res.WriteSummary(os.Stdout)
-				return exitError{res.ExitCode}
-			}
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "faultline: %s\n", oneLine(err.Error()))
-			} else {
-				res.WriteSummary(os.Stderr)
-			}
-			b, jerr := json.Marshal(res)
-			if jerr == nil {
-				_, jerr = os.Stdout.Write(append(b, '\n'))
-			}
-			if jerr != nil {
-				fmt.Fprintf(os.Stderr, "faultline: write summary: %s\n", oneLine(jerr.Error()))
-				return exitError{3}
-			}
-			return exitError{res.ExitCode}
+			return reportSeries(res, res.Dir, "levels", &res.ExitCode, &res.Error, err, nil, jsonOut)
 		},
 	}
 	f := cmd.Flags()
@@ -126,27 +102,11 @@ func parseLevels(s string) ([]int, error) {
 // started with args: `faultline run` with the same flags, but for
 // --concurrency n and --seed seed, and without --json.
 func levelCommand(args []string, n int, seed int64) string {
-	out := []string{"faultline", "run"}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if i == 0 && a == "sweep" {
-			continue
-		}
-		name, _, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if strings.HasPrefix(a, "--") {
-			switch name {
-			case "concurrency", "seed":
-				if !hasVal {
-					i++ // the value follows
-				}
-				continue
-			case "json":
-				continue
-			}
-		}
-		out = append(out, a)
+	if len(args) > 0 && args[0] == "sweep" {
+		args = args[1:]
 	}
-	out = append(out, "--concurrency", strconv.Itoa(n), "--seed", strconv.FormatInt(seed, 10))
+	out, _ := dropFlags(args, []string{"concurrency", "seed"}, []string{"json"}, false)
+	out = append(append([]string{"faultline", "run"}, out...), "--concurrency", strconv.Itoa(n), "--seed", strconv.FormatInt(seed, 10))
 	return strings.Join(out, " ")
 }
 

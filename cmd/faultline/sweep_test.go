@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline"
-	"github.com/faultline/faultline/internal/testenv"
 )
 
 // TestSweepSIGINTKeepsLevelsDone interrupts a sweep of levels 1, 2 and 4
@@ -25,44 +19,11 @@ func TestSweepSIGINTKeepsLevelsDone(t *testing.T) {
 	results := t.TempDir()
 	// Each level lasts 5 s: level 1 ends by itself; level 2 is cut short
 	// within its first second.
-	cmd := exec.Command(faultlineBinary(t), "sweep", "--results", results, "--concurrency", "1,2,4",
+	cmd, out, errb := startSeries(t, "sweep", "--results", results, "--concurrency", "1,2,4",
 		"--time-limit", "5s", "--nemesis", "none", "--variant", "safe", "--seed", "7")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	runs := filepath.Join(results, "demo-kv-register-sweep", "*", "levels", "demo-kv-register", "*")
-	var level1, level2 string
-	testenv.Eventually(t, 90*time.Second, "level 1 done and level 2 running", func() error {
-		dirs, _ := filepath.Glob(runs) // named by start time: level 1 first
-		if len(dirs) == 0 {
-			return testenv.ErrNotYet
-		}
-		if _, err := os.Stat(filepath.Join(dirs[0], "results.json")); err != nil {
-			return err
-		}
-		if len(dirs) < 2 {
-			return fmt.Errorf("level 2 has not started; stderr: %s", errb.String())
-		}
-		if n := countLines(filepath.Join(dirs[1], "history.jsonl")); n < 50 {
-			return fmt.Errorf("level 2 has %d events", n)
-		}
-		level1, level2 = dirs[0], dirs[1]
-		return nil
-	})
-	cmd.Process.Signal(syscall.SIGINT)
-	if code := waitExit(t, cmd, 60*time.Second); code != 3 {
-		t.Fatalf("interrupted sweep exit %d, want 3; stderr: %s", code, errb.String())
-	}
-	if out.Len() != 0 {
-		t.Errorf("stdout of an interrupted sweep: %q", out.String())
-	}
-	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
-	if last := lines[len(lines)-1]; last != "faultline: sweep interrupted at concurrency 2 (1 of 3 levels done)" {
-		t.Errorf("last line on stderr %q", last)
-	}
+	// Level 1 is first: run folders are named by start time.
+	level1, level2 := waitSecondRunning(t, filepath.Join(results, "demo-kv-register-sweep", "*", "levels", "demo-kv-register", "*"), "level", errb)
+	interruptSeries(t, cmd, out, errb, "sweep", "faultline: sweep interrupted at concurrency 2 (1 of 3 levels done)")
 	if !strings.Contains(errb.String(), "faultline: concurrency 1: VALID · ") {
 		t.Errorf("no line for level 1 on stderr: %s", errb.String())
 	}
