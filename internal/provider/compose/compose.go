@@ -593,7 +593,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	var errs []error
 	if c.eng != nil {
 		rctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		removed, err := docker.RestoreHelped(rctx, c.eng, c.cfg.RunID, logLines{c.log})
+		removed, err := docker.RestoreHelped(rctx, c.eng, c.cfg.RunID, docker.LogLines(c.log))
 		cancel()
 		for _, r := range removed {
 			c.log.Debug("removed", "what", r)
@@ -615,18 +615,6 @@ func (c *Cluster) Close(ctx context.Context) error {
 		c.log.Info("cluster closed; the stack is as it was found")
 	}
 	return err
-}
-
-// logLines writes each line written to it to log, at level info.
-type logLines struct{ log *slog.Logger }
-
-func (w logLines) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		if line != "" {
-			w.log.Info(line)
-		}
-	}
-	return len(p), nil
 }
 
 // node returns the node called name, or an error naming the valid nodes.
@@ -667,14 +655,9 @@ func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string
 
 // shell runs script with sh in n's helper and fails unless it exits 0.
 func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (docker.ExecResult, error) {
-	res, err := c.exec(ctx, n, env, "sh", "-c", script)
-	if err != nil {
-		return res, err
-	}
-	if res.ExitCode != 0 {
-		return res, fmt.Errorf("exit status %d: %s", res.ExitCode, strings.Join(strings.Fields(res.Stderr+" "+res.Stdout), " "))
-	}
-	return res, nil
+	ctx, cancel := c.bounded(ctx, execTimeout)
+	defer cancel()
+	return docker.Shell(ctx, c.eng, n.helper.id, env, script)
 }
 
 // streamLogs copies the output of n's container from since on into

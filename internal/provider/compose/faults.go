@@ -52,17 +52,11 @@ func (c *Cluster) syncRules(ctx context.Context, n *node) error {
 		n.stale = true
 		return nil
 	}
-	r := c.rulesFor(n)
-	res, err := c.shell(ctx, n, []string{netfilter.EnvRules + "=" + r.RestoreInput()}, netfilter.RestoreScript)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	p, l, err := netfilter.ParseCounts(res.Stdout)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	if wp, wl := r.Counts(); p != wp || l != wl {
-		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
+	if err := netfilter.Install(c.rulesFor(n), func(env []string, script string) (string, error) {
+		res, err := c.shell(ctx, n, env, script)
+		return res.Stdout, err
+	}); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
 	}
 	n.stale = false
 	return nil
@@ -173,44 +167,22 @@ func (c *Cluster) linkProblems(ctx context.Context, strictOpen bool) []string {
 	}
 	up := c.up()
 	_ = c.each(ctx, up, func(ctx context.Context, a *node) error {
-		var targets []string
-		peer := map[string]*node{}
+		var targets []netfilter.Target
 		for _, b := range up {
 			if b == a {
 				continue
 			}
-			t := netip.AddrPortFrom(b.ip, uint16(b.probePort)).String()
-			targets = append(targets, t)
-			peer[t] = b
+			targets = append(targets, netfilter.Target{Peer: b.name, Addr: netip.AddrPortFrom(b.ip, uint16(b.probePort)).String()})
 		}
-		got, err := c.probe(ctx, a, targets, probeShort)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
+		ps, ok := netfilter.CheckLinks(a.name, targets, cut, strictOpen, probeShort, probeLong,
+			func(addrs []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
+				return c.probe(ctx, a, addrs, timeout)
+			})
+		mu.Lock()
+		problems = append(problems, ps...)
+		mu.Unlock()
+		if !ok {
 			return nil
-		}
-		var again []string
-		for _, t := range targets {
-			b := peer[t]
-			switch wantCut := cut[netfilter.PairKey(a.name, b.name)]; {
-			case got[t] == netfilter.ProbeFailed:
-				add("probe %s->%s could not run", a.name, b.name)
-			case wantCut && got[t] == netfilter.ProbeOpen:
-				add("%s->%s carries traffic across the partition", a.name, b.name)
-			case !wantCut && got[t] == netfilter.ProbeDropped:
-				again = append(again, t)
-			}
-		}
-		if len(again) > 0 && strictOpen {
-			got, err = c.probe(ctx, a, again, probeLong)
-			if err != nil {
-				add("probe from %s: %v", a.name, err)
-				return nil
-			}
-			for _, t := range again {
-				if got[t] != netfilter.ProbeOpen {
-					add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
-				}
-			}
 		}
 		// The clients' link, from the controller.
 		wantCut := c.clientCut[a.name]
@@ -230,20 +202,9 @@ func (c *Cluster) linkProblems(ctx context.Context, strictOpen bool) []string {
 // helper) to each target at once. A probe gets its full time even near
 // the caller's deadline (it ends when Close begins).
 func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
-	if len(targets) == 0 {
-		return map[string]netfilter.ProbeOutcome{}, nil
-	}
 	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
 	defer cancel()
-	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
-	res, err := docker.Exec(pctx, c.eng, a.helper.id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, netfilter.OneLine(res.Stderr))
-	}
-	return netfilter.ParseProbes(res.Stdout, targets)
+	return docker.Probe(pctx, c.eng, a.helper.id, targets, timeout)
 }
 
 // SetLoss makes every node drop each packet it receives from a peer (any
@@ -658,24 +619,7 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 func (c *Cluster) checkHealed(ctx context.Context) []string {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(2 * poll)
-	defer tick.Stop()
-	var last []string
-	for {
-		ps := c.healProblems(ctx)
-		if len(ps) == 0 && ctx.Err() == nil {
-			return nil
-		}
-		if ctx.Err() != nil && last != nil {
-			return last
-		}
-		last = ps
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
+	return lifecycle.PollProblems(ctx, 2*poll, c.healProblems)
 }
 
 // healProblems checks once everything HealAll promises. The caller holds

@@ -85,17 +85,11 @@ func (c *Cluster) rulesFor(n *node) netfilter.Rules {
 // state asks of it, in one transaction, and checks the rule counts. The
 // caller holds mu.
 func (c *Cluster) syncRules(ctx context.Context, n *node) error {
-	r := c.rulesFor(n)
-	res, err := c.shell(ctx, n, []string{netfilter.EnvRules + "=" + r.RestoreInput()}, netfilter.RestoreScript)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	p, l, err := netfilter.ParseCounts(res.Stdout)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	if wp, wl := r.Counts(); p != wp || l != wl {
-		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
+	if err := netfilter.Install(c.rulesFor(n), func(env []string, script string) (string, error) {
+		res, err := c.shell(ctx, n, env, script)
+		return res.Stdout, err
+	}); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
 	}
 	return nil
 }
@@ -238,52 +232,21 @@ func (c *Cluster) verifyLinks(ctx context.Context, cut map[[2]string]bool, stric
 func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, strictOpen bool) []string {
 	var mu sync.Mutex
 	var problems []string
-	add := func(format string, args ...any) {
-		mu.Lock()
-		problems = append(problems, fmt.Sprintf(format, args...))
-		mu.Unlock()
-	}
 	_ = c.each(ctx, c.liveNodes(), func(ctx context.Context, a *node) error {
-		var targets []string
-		peer := map[string]*node{}
+		var targets []netfilter.Target
 		for _, b := range c.nodes {
 			if b == a || b.killed || !b.ip.IsValid() {
 				continue
 			}
-			t := fmt.Sprintf("%s:%d", b.ip, peerPort(b.role))
-			targets = append(targets, t)
-			peer[t] = b
+			targets = append(targets, netfilter.Target{Peer: b.name, Addr: fmt.Sprintf("%s:%d", b.ip, peerPort(b.role))})
 		}
-		got, err := c.probe(ctx, a, targets, probeShort)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
-			return nil
-		}
-		var again []string
-		for _, t := range targets {
-			b := peer[t]
-			switch wantCut := cut[netfilter.PairKey(a.name, b.name)]; {
-			case got[t] == netfilter.ProbeFailed:
-				add("probe %s->%s could not run", a.name, b.name)
-			case wantCut && got[t] == netfilter.ProbeOpen:
-				add("%s->%s carries traffic across the partition", a.name, b.name)
-			case !wantCut && got[t] == netfilter.ProbeDropped:
-				again = append(again, t)
-			}
-		}
-		if len(again) == 0 || !strictOpen {
-			return nil
-		}
-		got, err = c.probe(ctx, a, again, probeLong)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
-			return nil
-		}
-		for _, t := range again {
-			if got[t] != netfilter.ProbeOpen {
-				add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
-			}
-		}
+		ps, _ := netfilter.CheckLinks(a.name, targets, cut, strictOpen, probeShort, probeLong,
+			func(addrs []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
+				return c.probe(ctx, a, addrs, timeout)
+			})
+		mu.Lock()
+		problems = append(problems, ps...)
+		mu.Unlock()
 		return nil
 	})
 	slices.Sort(problems)
@@ -295,20 +258,9 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 // Close begins), so that its answer is the link's state, not the
 // deadline's.
 func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
-	if len(targets) == 0 {
-		return map[string]netfilter.ProbeOutcome{}, nil
-	}
 	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
 	defer cancel()
-	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
-	res, err := Exec(pctx, c.eng, a.id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
-	}
-	return netfilter.ParseProbes(res.Stdout, targets)
+	return Probe(pctx, c.eng, a.id, targets, timeout)
 }
 
 // SetLatency delays traffic by latency ± jitter (uniform). Where the
@@ -721,25 +673,7 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 func (c *Cluster) checkHealed(ctx context.Context) []string {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(healPoll)
-	defer tick.Stop()
-	var last []string
-	for {
-		ps := c.healProblems(ctx)
-		if len(ps) == 0 && ctx.Err() == nil {
-			return nil
-		}
-		if ctx.Err() != nil && last != nil {
-			// The deadline cut this round short: report the last whole one.
-			return last
-		}
-		last = ps
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
+	return lifecycle.PollProblems(ctx, healPoll, c.healProblems)
 }
 
 // healProblems checks once everything HealAll promises. The caller holds

@@ -468,14 +468,9 @@ func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string
 
 // shell runs script with sh in n's container and fails unless it exits 0.
 func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (ExecResult, error) {
-	res, err := c.exec(ctx, n, env, "sh", "-c", script)
-	if err != nil {
-		return res, err
-	}
-	if res.ExitCode != 0 {
-		return res, fmt.Errorf("exit status %d: %s", res.ExitCode, oneLine(res.Stderr+" "+res.Stdout))
-	}
-	return res, nil
+	ctx, cancel := c.bounded(ctx, execTimeout)
+	defer cancel()
+	return Shell(ctx, c.eng, n.id, env, script)
 }
 
 // streamLogs copies the output of n's container from since on into its

@@ -69,6 +69,32 @@ func Each[T any](items []T, fn func(T) error) []error {
 	return errs
 }
 
+// PollProblems runs check, and again every interval, until a round finds
+// no problem while ctx lasts, and then returns nil. Once ctx ends it
+// returns the problems of the last whole round: a round that ctx's end
+// cut short does not count unless it was the first.
+func PollProblems(ctx context.Context, every time.Duration, check func(context.Context) []string) []string {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var last []string
+	for {
+		ps := check(ctx)
+		if len(ps) == 0 && ctx.Err() == nil {
+			return nil
+		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut this round short: report the last whole one.
+			return last
+		}
+		last = ps
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
+}
+
 // Defaults both providers share.
 const (
 	// MaxNodes is the largest cluster a provider starts. On the local

@@ -96,3 +96,44 @@ func TestInitDue(t *testing.T) {
 		}
 	}
 }
+
+func TestPollProblems(t *testing.T) {
+	// Problems until the third round: nil.
+	rounds := 0
+	got := PollProblems(context.Background(), time.Millisecond, func(context.Context) []string {
+		rounds++
+		if rounds < 3 {
+			return []string{fmt.Sprintf("round %d", rounds)}
+		}
+		return nil
+	})
+	if got != nil || rounds != 3 {
+		t.Errorf("PollProblems = %q after %d rounds, want nil after 3", got, rounds)
+	}
+
+	// The deadline cuts the third round short: the second is reported.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rounds = 0
+	got = PollProblems(ctx, time.Millisecond, func(context.Context) []string {
+		rounds++
+		if rounds == 3 {
+			cancel()
+			return []string{"cut short"}
+		}
+		return []string{fmt.Sprintf("round %d", rounds)}
+	})
+	if strings.Join(got, ",") != "round 2" || rounds != 3 {
+		t.Errorf("PollProblems = %q after %d rounds, want [round 2] after 3", got, rounds)
+	}
+
+	// A first round cut short is all there is.
+	ctx, cancel = context.WithCancel(context.Background())
+	got = PollProblems(ctx, time.Hour, func(context.Context) []string {
+		cancel()
+		return []string{"first"}
+	})
+	if strings.Join(got, ",") != "first" {
+		t.Errorf("PollProblems with the first round cut short = %q", got)
+	}
+}
