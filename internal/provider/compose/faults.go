@@ -243,40 +243,25 @@ func (c *Cluster) ClearLoss(ctx context.Context) error {
 	return nil
 }
 
-// state is the engine's view of a node's container.
+// state is the engine's view of a node's container: docker.State, when
+// it started, its health, and its addresses.
 type state struct {
-	running, paused bool
-	status          string
-	exitCode        int
-	startedAt       string
-	health          string // "" without a healthcheck
-	ip              netip.Addr
-	ips             []netip.Addr
-}
-
-func (s state) String() string {
-	switch {
-	case s.paused:
-		return "paused"
-	case s.running:
-		return "running"
-	}
-	return fmt.Sprintf("%s (exit code %d)", s.status, s.exitCode)
+	docker.State
+	startedAt string
+	health    string // "" without a healthcheck
+	ip        netip.Addr
+	ips       []netip.Addr
 }
 
 // inspect returns the engine's view of n's container.
 func (c *Cluster) inspect(ctx context.Context, n *node) (state, error) {
-	in, err := c.eng.ContainerInspect(ctx, n.id, client.ContainerInspectOptions{})
+	ds, in, err := docker.InspectNode(ctx, c.eng, n.id, n.name)
 	if err != nil {
-		return state{}, fmt.Errorf("inspect node %s: %w", n.name, err)
+		return state{}, err
 	}
-	st := in.Container.State
-	if st == nil {
-		return state{}, fmt.Errorf("inspect node %s: no state", n.name)
-	}
-	f := describe(in.Container)
-	s := state{running: st.Running, paused: st.Paused, status: string(st.Status), exitCode: st.ExitCode,
-		startedAt: st.StartedAt, ip: f.networks[c.network], ips: f.ips()}
+	st := in.State
+	f := describe(in)
+	s := state{State: ds, startedAt: st.StartedAt, ip: f.networks[c.network], ips: f.ips()}
 	if st.Health != nil && n.health {
 		s.health = string(st.Health.Status)
 	}
@@ -288,27 +273,12 @@ func (c *Cluster) inspect(ctx context.Context, n *node) (state, error) {
 func (c *Cluster) waitState(ctx context.Context, n *node, d time.Duration, ok func(state) bool) (state, error) {
 	ctx, cancel := c.bounded(ctx, d)
 	defer cancel()
-	tick := time.NewTicker(poll / 5)
-	defer tick.Stop()
-	for {
-		st, err := c.inspect(ctx, n)
-		if err == nil && ok(st) {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return st, err
-			}
-			return st, fmt.Errorf("node %s is %s: %w", n.name, st, context.Cause(ctx))
-		case <-tick.C:
-		}
-	}
+	return docker.WaitState(ctx, n.name, func(ctx context.Context) (state, error) { return c.inspect(ctx, n) }, ok)
 }
 
 // stateError reports a fault that does not apply to a node's state.
 func stateError(op string, n *node, st state, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, nemesis.ErrNodeState)
+	return lifecycle.StateError(op, n.name, st, want)
 }
 
 // Kill sends SIGKILL to a running or paused node's container through the
@@ -331,18 +301,18 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
-	if !st.running {
+	if !st.Running {
 		return stateError("kill", n, st, "running or paused")
 	}
 	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
-	if st.paused {
+	if st.Paused {
 		// The signal waits for the thaw; an error means it died already.
 		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
 	}
 	n.killed, n.paused, n.stale = true, false, true
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return !s.running || s.startedAt != st.startedAt }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return !s.Running || s.startedAt != st.startedAt }); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	n.log.Info("node killed")
@@ -377,7 +347,7 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 		if err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
-		if st.running && st.startedAt == n.startedAt {
+		if st.Running && st.startedAt == n.startedAt {
 			return stateError("restart", n, st, "killed or exited")
 		}
 		nodes = append(nodes, n)
@@ -428,7 +398,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
-	if !st.running {
+	if !st.Running {
 		// A start runs to its end even when ctx ends: a container the
 		// engine started is one the run knows it started.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
@@ -438,7 +408,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 			return fmt.Errorf("start node %s: %w", n.name, err)
 		}
 	}
-	if st, err = c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.running && !s.paused && s.ip.IsValid() }); err != nil {
+	if st, err = c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Running && !s.Paused && s.ip.IsValid() }); err != nil {
 		return fmt.Errorf("start node %s: %w", n.name, err)
 	}
 	n.killed, n.paused = false, false
@@ -472,7 +442,7 @@ func (c *Cluster) waitReady(ctx context.Context, nodes []*node) error {
 		wg.Go(func() {
 			start := time.Now()
 			_, err := c.waitState(ctx, n, c.cfg.ReadyTimeout, func(s state) bool {
-				return s.running && !s.paused && s.ip.IsValid() && (!n.health || s.health == string(container.Healthy))
+				return s.Running && !s.Paused && s.ip.IsValid() && (!n.health || s.health == string(container.Healthy))
 			})
 			if err != nil {
 				errs[i] = fmt.Errorf("node %s: not ready after %s: %w", n.name, time.Since(start).Round(time.Millisecond), err)
@@ -504,14 +474,14 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	if !st.running || st.paused {
+	if !st.Running || st.Paused {
 		return stateError("pause", n, st, "running")
 	}
 	if _, err := c.eng.ContainerPause(actx, n.id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.paused = true
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Paused }); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.log.Info("node paused")
@@ -536,7 +506,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if !st.paused {
+	if !st.Paused {
 		return stateError("resume", n, st, "paused")
 	}
 	if err := c.resume(ctx, n); err != nil {
@@ -553,7 +523,7 @@ func (c *Cluster) resume(ctx context.Context, n *node) error {
 		return err
 	}
 	n.paused = false
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.running && !s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Running && !s.Paused }); err != nil {
 		return err
 	}
 	n.log.Info("node resumed")
@@ -583,12 +553,12 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
-		case st.paused:
+		case st.Paused:
 			n.paused = true
 			if err := c.resume(ctx, n); err != nil {
 				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
 			}
-		case !st.running || st.startedAt != n.startedAt:
+		case !st.Running || st.startedAt != n.startedAt:
 			n.killed = true
 			down = append(down, n)
 		}
@@ -638,7 +608,7 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 		case err != nil:
 			note(n, err.Error())
 			return nil
-		case st.paused || !st.running:
+		case st.Paused || !st.Running:
 			note(n, fmt.Sprintf("node %s is %s", n.name, st))
 			return nil
 		case n.health && st.health != string(container.Healthy):

@@ -49,8 +49,8 @@ func (c *Cluster) liveNodes() []*node {
 }
 
 // stateError reports a fault that does not apply to a node's state.
-func stateError(op string, n *node, st state, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, nemesis.ErrNodeState)
+func stateError(op string, n *node, st State, want string) error {
+	return lifecycle.StateError(op, n.name, st, want)
 }
 
 // setup creates n's chains and the jumps to them. The caller holds mu.
@@ -400,7 +400,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
-	if !st.running {
+	if !st.Running {
 		return stateError("kill", n, st, "running or paused")
 	}
 	if err := c.kill(ctx, actx, n, st); err != nil {
@@ -413,16 +413,16 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // kill sends SIGKILL to n's running container, in state st, thawing it
 // when paused, and waits until the engine reports it stopped; actx bounds
 // the engine's requests. The caller holds mu.
-func (c *Cluster) kill(ctx, actx context.Context, n *node, st state) error {
+func (c *Cluster) kill(ctx, actx context.Context, n *node, st State) error {
 	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 		return err
 	}
-	if st.paused {
+	if st.Paused {
 		// The signal waits for the thaw; an error means it died already.
 		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
 	}
 	n.killed, n.paused, n.stale = true, false, true
-	_, err := c.waitState(ctx, n, func(s state) bool { return !s.running })
+	_, err := c.waitState(ctx, n, func(s State) bool { return !s.Running })
 	return err
 }
 
@@ -450,7 +450,7 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 		if err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
-		if st.running {
+		if st.Running {
 			return stateError("restart", n, st, "killed or exited")
 		}
 		nodes = append(nodes, n)
@@ -490,7 +490,7 @@ func (c *Cluster) Reset(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	if st.running {
+	if st.Running {
 		if err := c.kill(ctx, actx, n, st); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
@@ -526,14 +526,14 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	if !st.running || st.paused {
+	if !st.Running || st.Paused {
 		return stateError("pause", n, st, "running")
 	}
 	if _, err := c.eng.ContainerPause(actx, n.id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.paused = true
-	if _, err := c.waitState(ctx, n, func(s state) bool { return s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, func(s State) bool { return s.Paused }); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.log.Info("node paused")
@@ -558,7 +558,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if !st.paused {
+	if !st.Paused {
 		return stateError("resume", n, st, "paused")
 	}
 	if err := c.resume(ctx, n); err != nil {
@@ -576,7 +576,7 @@ func (c *Cluster) resume(ctx context.Context, n *node) error {
 		return err
 	}
 	n.paused = false
-	if _, err := c.waitState(ctx, n, func(s state) bool { return s.running && !s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, func(s State) bool { return s.Running && !s.Paused }); err != nil {
 		return err
 	}
 	if n.stale {
@@ -611,12 +611,12 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
-		case st.paused:
+		case st.Paused:
 			n.paused = true
 			if err := c.resume(ctx, n); err != nil {
 				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
 			}
-		case !st.running:
+		case !st.Running:
 			n.killed = true
 		}
 	}
@@ -692,7 +692,7 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 		case err != nil:
 			note(n, err.Error())
 			return nil
-		case st.paused || !st.running:
+		case st.Paused || !st.Running:
 			note(n, fmt.Sprintf("node %s is %s", n.name, st))
 			return nil
 		}

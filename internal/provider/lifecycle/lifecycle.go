@@ -69,6 +69,35 @@ func Each[T any](items []T, fn func(T) error) []error {
 	return errs
 }
 
+// Lookup returns the node called name of byName or, when there is none,
+// an error for op that wraps nemesis.ErrUnknownNode and lists names.
+func Lookup[N any](byName map[string]N, names []string, op, name string) (N, error) {
+	n, ok := byName[name]
+	if !ok {
+		return n, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(names, ", "))
+	}
+	return n, nil
+}
+
+// LockOpen locks mu and returns nil when *closed, read under mu, is
+// false; when it is true it unlocks mu again and returns an error for op
+// wrapping nemesis.ErrClosed.
+func LockOpen(mu *sync.Mutex, closed *bool, op string) error {
+	mu.Lock()
+	if *closed {
+		mu.Unlock()
+		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
+	}
+	return nil
+}
+
+// StateError reports a fault op that does not apply to node because of
+// the state it is in (printed with %s) and says which state op wants; it
+// wraps nemesis.ErrNodeState.
+func StateError(op, node string, is any, want string) error {
+	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, node, is, op, want, nemesis.ErrNodeState)
+}
+
 // PollProblems runs check, and again every interval, until a round finds
 // no problem while ctx lasts, and then returns nil. Once ctx ends it
 // returns the problems of the last whole round: a round that ctx's end

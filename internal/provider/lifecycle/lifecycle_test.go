@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -135,5 +137,36 @@ func TestPollProblems(t *testing.T) {
 	})
 	if strings.Join(got, ",") != "first" {
 		t.Errorf("PollProblems with the first round cut short = %q", got)
+	}
+}
+
+func TestLookupLockOpenAndStateError(t *testing.T) {
+	one := 1
+	byName := map[string]*int{"n1": &one}
+	if n, err := Lookup(byName, []string{"n1"}, "kill", "n1"); err != nil || n != &one {
+		t.Errorf("Lookup n1 = %v, %v", n, err)
+	}
+	n, err := Lookup(byName, []string{"n1", "n2"}, "kill", "n9")
+	if n != nil || !errors.Is(err, nemesis.ErrUnknownNode) || err.Error() != `kill "n9": unknown node (nodes are n1, n2)` {
+		t.Errorf("Lookup n9 = %v, %v", n, err)
+	}
+
+	var mu sync.Mutex
+	closed := false
+	if err := LockOpen(&mu, &closed, "pause"); err != nil || mu.TryLock() {
+		t.Fatalf("LockOpen on an open cluster: %v, or mu not held", err)
+	}
+	closed = true
+	mu.Unlock()
+	if err := LockOpen(&mu, &closed, "pause"); !errors.Is(err, nemesis.ErrClosed) || err.Error() != "pause: "+nemesis.ErrClosed.Error() {
+		t.Errorf("LockOpen on a closed cluster: %v", err)
+	}
+	if !mu.TryLock() {
+		t.Error("LockOpen on a closed cluster kept mu")
+	}
+
+	err = StateError("pause", "n2", "killed", "running")
+	if !errors.Is(err, nemesis.ErrNodeState) || err.Error() != "pause n2: node is killed, pause needs it running: "+nemesis.ErrNodeState.Error() {
+		t.Errorf("StateError = %v", err)
 	}
 }
