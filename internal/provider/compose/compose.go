@@ -18,7 +18,6 @@ package compose
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -727,15 +726,7 @@ type LayoutNode struct {
 
 // ReadLayout reads the cluster.json of run folder dir.
 func ReadLayout(dir string) (Layout, error) {
-	var l Layout
-	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
-	if err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	return l, nil
+	return lifecycle.ReadLayout[Layout](dir)
 }
 
 // writeLayout writes cluster.json. The caller holds mu.
@@ -757,12 +748,5 @@ func (c *Cluster) writeLayout() error {
 			Log: filepath.Join("nodes", n.name, "node.log"),
 		})
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -690,15 +689,7 @@ type LayoutLink struct {
 
 // ReadLayout reads the cluster.json of run folder dir.
 func ReadLayout(dir string) (Layout, error) {
-	var l Layout
-	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
-	if err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	return l, nil
+	return lifecycle.ReadLayout[Layout](dir)
 }
 
 // writeLayout writes cluster.json. The caller holds mu.
@@ -741,12 +732,5 @@ func (c *Cluster) writeLayout() error {
 	if c.reaper != nil && c.reaper.Addr() != "" {
 		l.Addrs = append(l.Addrs, c.reaper.Addr())
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }

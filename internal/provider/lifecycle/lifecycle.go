@@ -1,11 +1,14 @@
 // Package lifecycle holds what the providers' clusters share around their
 // fault methods: one-line error joining, contexts bounded both by a
-// deadline and by the cluster's closing, and running a step on every node
-// at once.
+// deadline and by the cluster's closing, running a step on every node at
+// once, polling a heal check, the errors for an unknown node, a closed
+// cluster and a node in the wrong state, and the run folder's
+// cluster.json.
 package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,6 +70,33 @@ func Each[T any](items []T, fn func(T) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// WriteLayout writes l, a provider's Layout, as indented JSON with a
+// final newline to nodes/cluster.json in run folder dir.
+func WriteLayout(dir string, l any) error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write cluster layout: %w", err)
+	}
+	return nil
+}
+
+// ReadLayout reads nodes/cluster.json in run folder dir, as WriteLayout
+// wrote it, into a value of L, a provider's Layout.
+func ReadLayout[L any](dir string) (L, error) {
+	var l L
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
+	if err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	return l, nil
 }
 
 // Lookup returns the node called name of byName or, when there is none,

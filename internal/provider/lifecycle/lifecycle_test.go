@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -168,5 +170,33 @@ func TestLookupLockOpenAndStateError(t *testing.T) {
 	err = StateError("pause", "n2", "killed", "running")
 	if !errors.Is(err, nemesis.ErrNodeState) || err.Error() != "pause n2: node is killed, pause needs it running: "+nemesis.ErrNodeState.Error() {
 		t.Errorf("StateError = %v", err)
+	}
+}
+
+func TestWriteAndReadLayout(t *testing.T) {
+	type layout struct {
+		Provider string   `json:"provider"`
+		Nodes    []string `json:"nodes"`
+	}
+	dir := t.TempDir()
+	if err := WriteLayout(dir, layout{"docker", []string{"n1"}}); err == nil || !strings.HasPrefix(err.Error(), "write cluster layout: ") {
+		t.Errorf("WriteLayout without a nodes folder: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLayout(dir, layout{"docker", []string{"n1", "n2"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
+	if want := "{\n  \"provider\": \"docker\",\n  \"nodes\": [\n    \"n1\",\n    \"n2\"\n  ]\n}\n"; err != nil || string(b) != want {
+		t.Errorf("cluster.json = %q, %v; want %q", b, err, want)
+	}
+	l, err := ReadLayout[layout](dir)
+	if err != nil || l.Provider != "docker" || strings.Join(l.Nodes, ",") != "n1,n2" {
+		t.Errorf("ReadLayout = %+v, %v", l, err)
+	}
+	if _, err := ReadLayout[layout](t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "read cluster layout: ") {
+		t.Errorf("ReadLayout of a folder without a layout: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -542,12 +541,5 @@ func (c *Cluster) writeLayout() error {
 		l.Links = append(l.Links, LayoutLink{From: k.From, To: k.To, Addr: k.Addr, Upstream: k.Upstream()})
 		l.Addrs = append(l.Addrs, k.Addr)
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }
