@@ -18,7 +18,6 @@ package compose
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -593,7 +592,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	var errs []error
 	if c.eng != nil {
 		rctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		removed, err := docker.RestoreHelped(rctx, c.eng, c.cfg.RunID, logLines{c.log})
+		removed, err := docker.RestoreHelped(rctx, c.eng, c.cfg.RunID, docker.LogLines(c.log))
 		cancel()
 		for _, r := range removed {
 			c.log.Debug("removed", "what", r)
@@ -617,35 +616,14 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return err
 }
 
-// logLines writes each line written to it to log, at level info.
-type logLines struct{ log *slog.Logger }
-
-func (w logLines) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		if line != "" {
-			w.log.Info(line)
-		}
-	}
-	return len(p), nil
-}
-
 // node returns the node called name, or an error naming the valid nodes.
 func (c *Cluster) node(op, name string) (*node, error) {
-	n, ok := c.byName[name]
-	if !ok {
-		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(c.names, ", "))
-	}
-	return n, nil
+	return lifecycle.Lookup(c.byName, c.names, op, name)
 }
 
 // lockOpen takes mu and fails when the cluster is closed.
 func (c *Cluster) lockOpen(op string) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
-	}
-	return nil
+	return lifecycle.LockOpen(&c.mu, &c.closed, op)
 }
 
 // bounded returns ctx limited by d and cut short when Close begins.
@@ -667,14 +645,9 @@ func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string
 
 // shell runs script with sh in n's helper and fails unless it exits 0.
 func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (docker.ExecResult, error) {
-	res, err := c.exec(ctx, n, env, "sh", "-c", script)
-	if err != nil {
-		return res, err
-	}
-	if res.ExitCode != 0 {
-		return res, fmt.Errorf("exit status %d: %s", res.ExitCode, strings.Join(strings.Fields(res.Stderr+" "+res.Stdout), " "))
-	}
-	return res, nil
+	ctx, cancel := c.bounded(ctx, execTimeout)
+	defer cancel()
+	return docker.Shell(ctx, c.eng, n.helper.id, env, script)
 }
 
 // streamLogs copies the output of n's container from since on into
@@ -753,15 +726,7 @@ type LayoutNode struct {
 
 // ReadLayout reads the cluster.json of run folder dir.
 func ReadLayout(dir string) (Layout, error) {
-	var l Layout
-	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
-	if err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	return l, nil
+	return lifecycle.ReadLayout[Layout](dir)
 }
 
 // writeLayout writes cluster.json. The caller holds mu.
@@ -783,12 +748,5 @@ func (c *Cluster) writeLayout() error {
 			Log: filepath.Join("nodes", n.name, "node.log"),
 		})
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }

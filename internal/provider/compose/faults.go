@@ -52,17 +52,11 @@ func (c *Cluster) syncRules(ctx context.Context, n *node) error {
 		n.stale = true
 		return nil
 	}
-	r := c.rulesFor(n)
-	res, err := c.shell(ctx, n, []string{netfilter.EnvRules + "=" + r.RestoreInput()}, netfilter.RestoreScript)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	p, l, err := netfilter.ParseCounts(res.Stdout)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	if wp, wl := r.Counts(); p != wp || l != wl {
-		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
+	if err := netfilter.Install(c.rulesFor(n), func(env []string, script string) (string, error) {
+		res, err := c.shell(ctx, n, env, script)
+		return res.Stdout, err
+	}); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
 	}
 	n.stale = false
 	return nil
@@ -173,44 +167,22 @@ func (c *Cluster) linkProblems(ctx context.Context, strictOpen bool) []string {
 	}
 	up := c.up()
 	_ = c.each(ctx, up, func(ctx context.Context, a *node) error {
-		var targets []string
-		peer := map[string]*node{}
+		var targets []netfilter.Target
 		for _, b := range up {
 			if b == a {
 				continue
 			}
-			t := netip.AddrPortFrom(b.ip, uint16(b.probePort)).String()
-			targets = append(targets, t)
-			peer[t] = b
+			targets = append(targets, netfilter.Target{Peer: b.name, Addr: netip.AddrPortFrom(b.ip, uint16(b.probePort)).String()})
 		}
-		got, err := c.probe(ctx, a, targets, probeShort)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
+		ps, ok := netfilter.CheckLinks(a.name, targets, cut, strictOpen, probeShort, probeLong,
+			func(addrs []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
+				return c.probe(ctx, a, addrs, timeout)
+			})
+		mu.Lock()
+		problems = append(problems, ps...)
+		mu.Unlock()
+		if !ok {
 			return nil
-		}
-		var again []string
-		for _, t := range targets {
-			b := peer[t]
-			switch wantCut := cut[netfilter.PairKey(a.name, b.name)]; {
-			case got[t] == netfilter.ProbeFailed:
-				add("probe %s->%s could not run", a.name, b.name)
-			case wantCut && got[t] == netfilter.ProbeOpen:
-				add("%s->%s carries traffic across the partition", a.name, b.name)
-			case !wantCut && got[t] == netfilter.ProbeDropped:
-				again = append(again, t)
-			}
-		}
-		if len(again) > 0 && strictOpen {
-			got, err = c.probe(ctx, a, again, probeLong)
-			if err != nil {
-				add("probe from %s: %v", a.name, err)
-				return nil
-			}
-			for _, t := range again {
-				if got[t] != netfilter.ProbeOpen {
-					add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
-				}
-			}
 		}
 		// The clients' link, from the controller.
 		wantCut := c.clientCut[a.name]
@@ -230,20 +202,9 @@ func (c *Cluster) linkProblems(ctx context.Context, strictOpen bool) []string {
 // helper) to each target at once. A probe gets its full time even near
 // the caller's deadline (it ends when Close begins).
 func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
-	if len(targets) == 0 {
-		return map[string]netfilter.ProbeOutcome{}, nil
-	}
 	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
 	defer cancel()
-	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
-	res, err := docker.Exec(pctx, c.eng, a.helper.id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, netfilter.OneLine(res.Stderr))
-	}
-	return netfilter.ParseProbes(res.Stdout, targets)
+	return docker.Probe(pctx, c.eng, a.helper.id, targets, timeout)
 }
 
 // SetLoss makes every node drop each packet it receives from a peer (any
@@ -282,40 +243,25 @@ func (c *Cluster) ClearLoss(ctx context.Context) error {
 	return nil
 }
 
-// state is the engine's view of a node's container.
+// state is the engine's view of a node's container: docker.State, when
+// it started, its health, and its addresses.
 type state struct {
-	running, paused bool
-	status          string
-	exitCode        int
-	startedAt       string
-	health          string // "" without a healthcheck
-	ip              netip.Addr
-	ips             []netip.Addr
-}
-
-func (s state) String() string {
-	switch {
-	case s.paused:
-		return "paused"
-	case s.running:
-		return "running"
-	}
-	return fmt.Sprintf("%s (exit code %d)", s.status, s.exitCode)
+	docker.State
+	startedAt string
+	health    string // "" without a healthcheck
+	ip        netip.Addr
+	ips       []netip.Addr
 }
 
 // inspect returns the engine's view of n's container.
 func (c *Cluster) inspect(ctx context.Context, n *node) (state, error) {
-	in, err := c.eng.ContainerInspect(ctx, n.id, client.ContainerInspectOptions{})
+	ds, in, err := docker.InspectNode(ctx, c.eng, n.id, n.name)
 	if err != nil {
-		return state{}, fmt.Errorf("inspect node %s: %w", n.name, err)
+		return state{}, err
 	}
-	st := in.Container.State
-	if st == nil {
-		return state{}, fmt.Errorf("inspect node %s: no state", n.name)
-	}
-	f := describe(in.Container)
-	s := state{running: st.Running, paused: st.Paused, status: string(st.Status), exitCode: st.ExitCode,
-		startedAt: st.StartedAt, ip: f.networks[c.network], ips: f.ips()}
+	st := in.State
+	f := describe(in)
+	s := state{State: ds, startedAt: st.StartedAt, ip: f.networks[c.network], ips: f.ips()}
 	if st.Health != nil && n.health {
 		s.health = string(st.Health.Status)
 	}
@@ -327,27 +273,12 @@ func (c *Cluster) inspect(ctx context.Context, n *node) (state, error) {
 func (c *Cluster) waitState(ctx context.Context, n *node, d time.Duration, ok func(state) bool) (state, error) {
 	ctx, cancel := c.bounded(ctx, d)
 	defer cancel()
-	tick := time.NewTicker(poll / 5)
-	defer tick.Stop()
-	for {
-		st, err := c.inspect(ctx, n)
-		if err == nil && ok(st) {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return st, err
-			}
-			return st, fmt.Errorf("node %s is %s: %w", n.name, st, context.Cause(ctx))
-		case <-tick.C:
-		}
-	}
+	return docker.WaitState(ctx, n.name, func(ctx context.Context) (state, error) { return c.inspect(ctx, n) }, ok)
 }
 
 // stateError reports a fault that does not apply to a node's state.
 func stateError(op string, n *node, st state, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, nemesis.ErrNodeState)
+	return lifecycle.StateError(op, n.name, st, want)
 }
 
 // Kill sends SIGKILL to a running or paused node's container through the
@@ -370,18 +301,18 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
-	if !st.running {
+	if !st.Running {
 		return stateError("kill", n, st, "running or paused")
 	}
 	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
-	if st.paused {
+	if st.Paused {
 		// The signal waits for the thaw; an error means it died already.
 		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
 	}
 	n.killed, n.paused, n.stale = true, false, true
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return !s.running || s.startedAt != st.startedAt }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return !s.Running || s.startedAt != st.startedAt }); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	n.log.Info("node killed")
@@ -416,7 +347,7 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 		if err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
-		if st.running && st.startedAt == n.startedAt {
+		if st.Running && st.startedAt == n.startedAt {
 			return stateError("restart", n, st, "killed or exited")
 		}
 		nodes = append(nodes, n)
@@ -467,7 +398,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
-	if !st.running {
+	if !st.Running {
 		// A start runs to its end even when ctx ends: a container the
 		// engine started is one the run knows it started.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
@@ -477,7 +408,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 			return fmt.Errorf("start node %s: %w", n.name, err)
 		}
 	}
-	if st, err = c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.running && !s.paused && s.ip.IsValid() }); err != nil {
+	if st, err = c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Running && !s.Paused && s.ip.IsValid() }); err != nil {
 		return fmt.Errorf("start node %s: %w", n.name, err)
 	}
 	n.killed, n.paused = false, false
@@ -511,7 +442,7 @@ func (c *Cluster) waitReady(ctx context.Context, nodes []*node) error {
 		wg.Go(func() {
 			start := time.Now()
 			_, err := c.waitState(ctx, n, c.cfg.ReadyTimeout, func(s state) bool {
-				return s.running && !s.paused && s.ip.IsValid() && (!n.health || s.health == string(container.Healthy))
+				return s.Running && !s.Paused && s.ip.IsValid() && (!n.health || s.health == string(container.Healthy))
 			})
 			if err != nil {
 				errs[i] = fmt.Errorf("node %s: not ready after %s: %w", n.name, time.Since(start).Round(time.Millisecond), err)
@@ -543,14 +474,14 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	if !st.running || st.paused {
+	if !st.Running || st.Paused {
 		return stateError("pause", n, st, "running")
 	}
 	if _, err := c.eng.ContainerPause(actx, n.id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.paused = true
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Paused }); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.log.Info("node paused")
@@ -575,7 +506,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if !st.paused {
+	if !st.Paused {
 		return stateError("resume", n, st, "paused")
 	}
 	if err := c.resume(ctx, n); err != nil {
@@ -592,7 +523,7 @@ func (c *Cluster) resume(ctx context.Context, n *node) error {
 		return err
 	}
 	n.paused = false
-	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.running && !s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, stateTimeout, func(s state) bool { return s.Running && !s.Paused }); err != nil {
 		return err
 	}
 	n.log.Info("node resumed")
@@ -622,12 +553,12 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
-		case st.paused:
+		case st.Paused:
 			n.paused = true
 			if err := c.resume(ctx, n); err != nil {
 				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
 			}
-		case !st.running || st.startedAt != n.startedAt:
+		case !st.Running || st.startedAt != n.startedAt:
 			n.killed = true
 			down = append(down, n)
 		}
@@ -658,24 +589,7 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 func (c *Cluster) checkHealed(ctx context.Context) []string {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(2 * poll)
-	defer tick.Stop()
-	var last []string
-	for {
-		ps := c.healProblems(ctx)
-		if len(ps) == 0 && ctx.Err() == nil {
-			return nil
-		}
-		if ctx.Err() != nil && last != nil {
-			return last
-		}
-		last = ps
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
+	return lifecycle.PollProblems(ctx, 2*poll, c.healProblems)
 }
 
 // healProblems checks once everything HealAll promises. The caller holds
@@ -694,7 +608,7 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 		case err != nil:
 			note(n, err.Error())
 			return nil
-		case st.paused || !st.running:
+		case st.Paused || !st.Running:
 			note(n, fmt.Sprintf("node %s is %s", n.name, st))
 			return nil
 		case n.health && st.health != string(container.Healthy):

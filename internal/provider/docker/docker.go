@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -613,21 +612,12 @@ func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
 
 // node returns the node called name, or an error naming the valid nodes.
 func (c *Cluster) node(op, name string) (*node, error) {
-	n, ok := c.byName[name]
-	if !ok {
-		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(c.names, ", "))
-	}
-	return n, nil
+	return lifecycle.Lookup(c.byName, c.names, op, name)
 }
 
 // lockOpen takes mu and fails when the cluster is closed.
 func (c *Cluster) lockOpen(op string) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
-	}
-	return nil
+	return lifecycle.LockOpen(&c.mu, &c.closed, op)
 }
 
 // bounded returns ctx limited by d and cut short when Close begins, in
@@ -699,15 +689,7 @@ type LayoutLink struct {
 
 // ReadLayout reads the cluster.json of run folder dir.
 func ReadLayout(dir string) (Layout, error) {
-	var l Layout
-	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
-	if err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("read cluster layout: %w", err)
-	}
-	return l, nil
+	return lifecycle.ReadLayout[Layout](dir)
 }
 
 // writeLayout writes cluster.json. The caller holds mu.
@@ -750,12 +732,5 @@ func (c *Cluster) writeLayout() error {
 	if c.reaper != nil && c.reaper.Addr() != "" {
 		l.Addrs = append(l.Addrs, c.reaper.Addr())
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"github.com/faultline/faultline/internal/provider/netfilter"
 )
 
 // Labels that mark what this package creates. Every container and network
@@ -136,6 +138,40 @@ func Exec(ctx context.Context, eng Engine, id string, env []string, cmd ...strin
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// Shell runs script with sh inside container id as Exec does, and fails
+// unless it exits 0: the error then gives the exit status and the
+// script's output (stderr first) on one line.
+func Shell(ctx context.Context, eng Engine, id string, env []string, script string) (ExecResult, error) {
+	res, err := Exec(ctx, eng, id, env, "sh", "-c", script)
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 {
+		return res, fmt.Errorf("exit status %d: %s", res.ExitCode, oneLine(res.Stderr+" "+res.Stdout))
+	}
+	return res, nil
+}
+
+// Probe tries a TCP connection from inside container id (in its network
+// namespace) to each target (host:port) at once, each waiting up to
+// timeout, with netfilter.ProbeScript, and returns each target's outcome.
+// No targets is no probe. ctx bounds the whole, so it should allow more
+// than timeout.
+func Probe(ctx context.Context, eng Engine, id string, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
+	if len(targets) == 0 {
+		return map[string]netfilter.ProbeOutcome{}, nil
+	}
+	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
+	res, err := Exec(ctx, eng, id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
+	}
+	return netfilter.ParseProbes(res.Stdout, targets)
 }
 
 // limitWriter keeps the first n bytes written to it and discards the rest.

@@ -49,8 +49,8 @@ func (c *Cluster) liveNodes() []*node {
 }
 
 // stateError reports a fault that does not apply to a node's state.
-func stateError(op string, n *node, st state, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, st, op, want, nemesis.ErrNodeState)
+func stateError(op string, n *node, st State, want string) error {
+	return lifecycle.StateError(op, n.name, st, want)
 }
 
 // setup creates n's chains and the jumps to them. The caller holds mu.
@@ -85,17 +85,11 @@ func (c *Cluster) rulesFor(n *node) netfilter.Rules {
 // state asks of it, in one transaction, and checks the rule counts. The
 // caller holds mu.
 func (c *Cluster) syncRules(ctx context.Context, n *node) error {
-	r := c.rulesFor(n)
-	res, err := c.shell(ctx, n, []string{netfilter.EnvRules + "=" + r.RestoreInput()}, netfilter.RestoreScript)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	p, l, err := netfilter.ParseCounts(res.Stdout)
-	if err != nil {
-		return fmt.Errorf("node %s: install iptables rules: %w", n.name, err)
-	}
-	if wp, wl := r.Counts(); p != wp || l != wl {
-		return fmt.Errorf("node %s: %w: %d partition and %d loss rules installed, want %d and %d", n.name, nemesis.ErrNotApplied, p, l, wp, wl)
+	if err := netfilter.Install(c.rulesFor(n), func(env []string, script string) (string, error) {
+		res, err := c.shell(ctx, n, env, script)
+		return res.Stdout, err
+	}); err != nil {
+		return fmt.Errorf("node %s: %w", n.name, err)
 	}
 	return nil
 }
@@ -238,52 +232,21 @@ func (c *Cluster) verifyLinks(ctx context.Context, cut map[[2]string]bool, stric
 func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, strictOpen bool) []string {
 	var mu sync.Mutex
 	var problems []string
-	add := func(format string, args ...any) {
-		mu.Lock()
-		problems = append(problems, fmt.Sprintf(format, args...))
-		mu.Unlock()
-	}
 	_ = c.each(ctx, c.liveNodes(), func(ctx context.Context, a *node) error {
-		var targets []string
-		peer := map[string]*node{}
+		var targets []netfilter.Target
 		for _, b := range c.nodes {
 			if b == a || b.killed || !b.ip.IsValid() {
 				continue
 			}
-			t := fmt.Sprintf("%s:%d", b.ip, peerPort(b.role))
-			targets = append(targets, t)
-			peer[t] = b
+			targets = append(targets, netfilter.Target{Peer: b.name, Addr: fmt.Sprintf("%s:%d", b.ip, peerPort(b.role))})
 		}
-		got, err := c.probe(ctx, a, targets, probeShort)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
-			return nil
-		}
-		var again []string
-		for _, t := range targets {
-			b := peer[t]
-			switch wantCut := cut[netfilter.PairKey(a.name, b.name)]; {
-			case got[t] == netfilter.ProbeFailed:
-				add("probe %s->%s could not run", a.name, b.name)
-			case wantCut && got[t] == netfilter.ProbeOpen:
-				add("%s->%s carries traffic across the partition", a.name, b.name)
-			case !wantCut && got[t] == netfilter.ProbeDropped:
-				again = append(again, t)
-			}
-		}
-		if len(again) == 0 || !strictOpen {
-			return nil
-		}
-		got, err = c.probe(ctx, a, again, probeLong)
-		if err != nil {
-			add("probe from %s: %v", a.name, err)
-			return nil
-		}
-		for _, t := range again {
-			if got[t] != netfilter.ProbeOpen {
-				add("%s->%s drops traffic but is not cut", a.name, peer[t].name)
-			}
-		}
+		ps, _ := netfilter.CheckLinks(a.name, targets, cut, strictOpen, probeShort, probeLong,
+			func(addrs []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
+				return c.probe(ctx, a, addrs, timeout)
+			})
+		mu.Lock()
+		problems = append(problems, ps...)
+		mu.Unlock()
 		return nil
 	})
 	slices.Sort(problems)
@@ -295,20 +258,9 @@ func (c *Cluster) linkProblems(ctx context.Context, cut map[[2]string]bool, stri
 // Close begins), so that its answer is the link's state, not the
 // deadline's.
 func (c *Cluster) probe(ctx context.Context, a *node, targets []string, timeout time.Duration) (map[string]netfilter.ProbeOutcome, error) {
-	if len(targets) == 0 {
-		return map[string]netfilter.ProbeOutcome{}, nil
-	}
 	pctx, cancel := c.bounded(context.WithoutCancel(ctx), timeout+execTimeout)
 	defer cancel()
-	args := append([]string{"bash", "-c", netfilter.ProbeScript, "probe"}, targets...)
-	res, err := Exec(pctx, c.eng, a.id, []string{netfilter.EnvProbeTimeout + "=" + netfilter.Seconds(timeout)}, args...)
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("probe script: exit status %d: %s", res.ExitCode, oneLine(res.Stderr))
-	}
-	return netfilter.ParseProbes(res.Stdout, targets)
+	return Probe(pctx, c.eng, a.id, targets, timeout)
 }
 
 // SetLatency delays traffic by latency ± jitter (uniform). Where the
@@ -448,7 +400,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
-	if !st.running {
+	if !st.Running {
 		return stateError("kill", n, st, "running or paused")
 	}
 	if err := c.kill(ctx, actx, n, st); err != nil {
@@ -461,16 +413,16 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // kill sends SIGKILL to n's running container, in state st, thawing it
 // when paused, and waits until the engine reports it stopped; actx bounds
 // the engine's requests. The caller holds mu.
-func (c *Cluster) kill(ctx, actx context.Context, n *node, st state) error {
+func (c *Cluster) kill(ctx, actx context.Context, n *node, st State) error {
 	if _, err := c.eng.ContainerKill(actx, n.id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 		return err
 	}
-	if st.paused {
+	if st.Paused {
 		// The signal waits for the thaw; an error means it died already.
 		_, _ = c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{})
 	}
 	n.killed, n.paused, n.stale = true, false, true
-	_, err := c.waitState(ctx, n, func(s state) bool { return !s.running })
+	_, err := c.waitState(ctx, n, func(s State) bool { return !s.Running })
 	return err
 }
 
@@ -498,7 +450,7 @@ func (c *Cluster) Restart(ctx context.Context, names ...string) error {
 		if err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
-		if st.running {
+		if st.Running {
 			return stateError("restart", n, st, "killed or exited")
 		}
 		nodes = append(nodes, n)
@@ -538,7 +490,7 @@ func (c *Cluster) Reset(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	if st.running {
+	if st.Running {
 		if err := c.kill(ctx, actx, n, st); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
@@ -574,14 +526,14 @@ func (c *Cluster) Pause(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	if !st.running || st.paused {
+	if !st.Running || st.Paused {
 		return stateError("pause", n, st, "running")
 	}
 	if _, err := c.eng.ContainerPause(actx, n.id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.paused = true
-	if _, err := c.waitState(ctx, n, func(s state) bool { return s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, func(s State) bool { return s.Paused }); err != nil {
 		return fmt.Errorf("pause %s: %w", name, err)
 	}
 	n.log.Info("node paused")
@@ -606,7 +558,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if !st.paused {
+	if !st.Paused {
 		return stateError("resume", n, st, "paused")
 	}
 	if err := c.resume(ctx, n); err != nil {
@@ -624,7 +576,7 @@ func (c *Cluster) resume(ctx context.Context, n *node) error {
 		return err
 	}
 	n.paused = false
-	if _, err := c.waitState(ctx, n, func(s state) bool { return s.running && !s.paused }); err != nil {
+	if _, err := c.waitState(ctx, n, func(s State) bool { return s.Running && !s.Paused }); err != nil {
 		return err
 	}
 	if n.stale {
@@ -659,12 +611,12 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
-		case st.paused:
+		case st.Paused:
 			n.paused = true
 			if err := c.resume(ctx, n); err != nil {
 				problems = append(problems, fmt.Sprintf("resume %s: %v", n.name, err))
 			}
-		case !st.running:
+		case !st.Running:
 			n.killed = true
 		}
 	}
@@ -721,25 +673,7 @@ func (c *Cluster) HealAll(ctx context.Context) error {
 func (c *Cluster) checkHealed(ctx context.Context) []string {
 	ctx, cancel := c.bounded(ctx, c.cfg.ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(healPoll)
-	defer tick.Stop()
-	var last []string
-	for {
-		ps := c.healProblems(ctx)
-		if len(ps) == 0 && ctx.Err() == nil {
-			return nil
-		}
-		if ctx.Err() != nil && last != nil {
-			// The deadline cut this round short: report the last whole one.
-			return last
-		}
-		last = ps
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
+	return lifecycle.PollProblems(ctx, healPoll, c.healProblems)
 }
 
 // healProblems checks once everything HealAll promises. The caller holds
@@ -758,7 +692,7 @@ func (c *Cluster) healProblems(ctx context.Context) []string {
 		case err != nil:
 			note(n, err.Error())
 			return nil
-		case st.paused || !st.running:
+		case st.Paused || !st.Running:
 			note(n, fmt.Sprintf("node %s is %s", n.name, st))
 			return nil
 		}

@@ -275,7 +275,7 @@ func (c *Cluster) launch(ctx context.Context, n *node) error {
 // exits at once fails every step after its start; then the error says
 // that, with its last words, rather than which step noticed.
 func (c *Cluster) startError(ctx context.Context, n *node, err error) error {
-	if st, ierr := c.inspect(context.WithoutCancel(ctx), n); ierr == nil && !st.running {
+	if st, ierr := c.inspect(context.WithoutCancel(ctx), n); ierr == nil && !st.Running {
 		return c.exitedError(ctx, n, nil)
 	}
 	return fmt.Errorf("start node %s: %w", n.name, err)
@@ -406,45 +406,50 @@ func (c *Cluster) refresh(ctx context.Context, n *node) error {
 	return nil
 }
 
-// state is the engine's view of a container.
-type state struct {
-	running, paused bool
-	status          string
-	exitCode        int
+// State is the engine's view of a node's container: whether it runs
+// and whether it is paused, and otherwise its status and exit code.
+type State struct {
+	Running, Paused bool
+	Status          string
+	ExitCode        int
 }
 
-func (s state) String() string {
+// String says "paused", "running", or the status with the exit code.
+func (s State) String() string {
 	switch {
-	case s.paused:
+	case s.Paused:
 		return "paused"
-	case s.running:
+	case s.Running:
 		return "running"
 	}
-	return fmt.Sprintf("%s (exit code %d)", s.status, s.exitCode)
+	return fmt.Sprintf("%s (exit code %d)", s.Status, s.ExitCode)
 }
 
-// inspect returns the engine's view of n's container.
-func (c *Cluster) inspect(ctx context.Context, n *node) (state, error) {
-	in, err := c.eng.ContainerInspect(ctx, n.id, client.ContainerInspectOptions{})
+// InspectNode returns the engine's view of container id, node name's,
+// and the engine's whole answer. Its errors name the node; a container
+// the engine reports without a state is one.
+func InspectNode(ctx context.Context, eng Engine, id, name string) (State, container.InspectResponse, error) {
+	in, err := eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return state{}, fmt.Errorf("inspect node %s: %w", n.name, err)
+		return State{}, container.InspectResponse{}, fmt.Errorf("inspect node %s: %w", name, err)
 	}
 	st := in.Container.State
 	if st == nil {
-		return state{}, fmt.Errorf("inspect node %s: no state", n.name)
+		return State{}, in.Container, fmt.Errorf("inspect node %s: no state", name)
 	}
-	return state{running: st.Running, paused: st.Paused, status: string(st.Status), exitCode: st.ExitCode}, nil
+	return State{Running: st.Running, Paused: st.Paused, Status: string(st.Status), ExitCode: st.ExitCode}, in.Container, nil
 }
 
-// waitState polls n's container until ok accepts its state, ctx ends or
-// stateTimeout passes.
-func (c *Cluster) waitState(ctx context.Context, n *node, ok func(state) bool) (state, error) {
-	ctx, cancel := c.bounded(ctx, stateTimeout)
-	defer cancel()
+// WaitState calls inspect (the view of node name's container) at once
+// and then every 10 ms until ok accepts a state it returns without error,
+// and returns that state. When ctx ends first it returns the last state
+// with inspect's last error or, where that call succeeded, an error
+// saying what the node is, wrapping context.Cause(ctx).
+func WaitState[S fmt.Stringer](ctx context.Context, name string, inspect func(context.Context) (S, error), ok func(S) bool) (S, error) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := c.inspect(ctx, n)
+		st, err := inspect(ctx)
 		if err == nil && ok(st) {
 			return st, nil
 		}
@@ -453,10 +458,24 @@ func (c *Cluster) waitState(ctx context.Context, n *node, ok func(state) bool) (
 			if err != nil {
 				return st, err
 			}
-			return st, fmt.Errorf("node %s is %s: %w", n.name, st, context.Cause(ctx))
+			return st, fmt.Errorf("node %s is %s: %w", name, st, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}
+}
+
+// inspect returns the engine's view of n's container.
+func (c *Cluster) inspect(ctx context.Context, n *node) (State, error) {
+	st, _, err := InspectNode(ctx, c.eng, n.id, n.name)
+	return st, err
+}
+
+// waitState polls n's container until ok accepts its state, ctx ends or
+// stateTimeout passes.
+func (c *Cluster) waitState(ctx context.Context, n *node, ok func(State) bool) (State, error) {
+	ctx, cancel := c.bounded(ctx, stateTimeout)
+	defer cancel()
+	return WaitState(ctx, n.name, func(ctx context.Context) (State, error) { return c.inspect(ctx, n) }, ok)
 }
 
 // exec runs cmd in n's container as root, bounded by execTimeout.
@@ -468,14 +487,9 @@ func (c *Cluster) exec(ctx context.Context, n *node, env []string, cmd ...string
 
 // shell runs script with sh in n's container and fails unless it exits 0.
 func (c *Cluster) shell(ctx context.Context, n *node, env []string, script string) (ExecResult, error) {
-	res, err := c.exec(ctx, n, env, "sh", "-c", script)
-	if err != nil {
-		return res, err
-	}
-	if res.ExitCode != 0 {
-		return res, fmt.Errorf("exit status %d: %s", res.ExitCode, oneLine(res.Stderr+" "+res.Stdout))
-	}
-	return res, nil
+	ctx, cancel := c.bounded(ctx, execTimeout)
+	defer cancel()
+	return Shell(ctx, c.eng, n.id, env, script)
 }
 
 // streamLogs copies the output of n's container from since on into its
@@ -554,7 +568,7 @@ func (c *Cluster) waitOneReady(ctx context.Context, n *node) error {
 			n.log.Info("node ready", "after", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
-		if st, ierr := c.inspect(ctx, n); ierr == nil && !st.running {
+		if st, ierr := c.inspect(ctx, n); ierr == nil && !st.Running {
 			return c.exitedError(ctx, n, nil)
 		}
 		select {
@@ -639,7 +653,7 @@ func (c *Cluster) stopAll(ctx context.Context) {
 	_ = c.each(ctx, live, func(ctx context.Context, n *node) error {
 		actx, cancel := context.WithTimeout(ctx, c.cfg.StopGrace+30*time.Second)
 		defer cancel()
-		if st, err := c.inspect(actx, n); err == nil && st.paused {
+		if st, err := c.inspect(actx, n); err == nil && st.Paused {
 			if _, err := c.eng.ContainerUnpause(actx, n.id, client.ContainerUnpauseOptions{}); err != nil {
 				n.log.Warn("unpause before stop", "err", err)
 			}

@@ -572,7 +572,7 @@ func reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error
 	begin := time.Now()
 	var err error
 	for quiet := 0; quiet < 2; {
-		restored, herr := RestoreHelped(ctx, eng, runID, logWriter{log})
+		restored, herr := RestoreHelped(ctx, eng, runID, LogLines(log))
 		removed, rerr := removeLabelled(ctx, eng, labelFilter(LabelRun, runID), keep, nil)
 		err = lifecycle.JoinErrors(herr, rerr)
 		for _, r := range removed {
@@ -596,7 +596,11 @@ func reap(ctx context.Context, eng Engine, runID string, log *slog.Logger) error
 	return nil
 }
 
-// logWriter writes each line written to it to log, at level info.
+// LogLines returns a writer that writes each line written to it to log,
+// at level info, leaving out empty lines.
+func LogLines(log *slog.Logger) io.Writer { return logWriter{log} }
+
+// logWriter is LogLines' writer.
 type logWriter struct{ log *slog.Logger }
 
 func (w logWriter) Write(p []byte) (int, error) {

@@ -1,11 +1,14 @@
 // Package lifecycle holds what the providers' clusters share around their
 // fault methods: one-line error joining, contexts bounded both by a
-// deadline and by the cluster's closing, and running a step on every node
-// at once.
+// deadline and by the cluster's closing, running a step on every node at
+// once, polling a heal check, the errors for an unknown node, a closed
+// cluster and a node in the wrong state, and the run folder's
+// cluster.json.
 package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,6 +70,88 @@ func Each[T any](items []T, fn func(T) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// WriteLayout writes l, a provider's Layout, as indented JSON with a
+// final newline to nodes/cluster.json in run folder dir.
+func WriteLayout(dir string, l any) error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write cluster layout: %w", err)
+	}
+	return nil
+}
+
+// ReadLayout reads nodes/cluster.json in run folder dir, as WriteLayout
+// wrote it, into a value of L, a provider's Layout.
+func ReadLayout[L any](dir string) (L, error) {
+	var l L
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
+	if err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("read cluster layout: %w", err)
+	}
+	return l, nil
+}
+
+// Lookup returns the node called name of byName or, when there is none,
+// an error for op that wraps nemesis.ErrUnknownNode and lists names.
+func Lookup[N any](byName map[string]N, names []string, op, name string) (N, error) {
+	n, ok := byName[name]
+	if !ok {
+		return n, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(names, ", "))
+	}
+	return n, nil
+}
+
+// LockOpen locks mu and returns nil when *closed, read under mu, is
+// false; when it is true it unlocks mu again and returns an error for op
+// wrapping nemesis.ErrClosed.
+func LockOpen(mu *sync.Mutex, closed *bool, op string) error {
+	mu.Lock()
+	if *closed {
+		mu.Unlock()
+		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
+	}
+	return nil
+}
+
+// StateError reports a fault op that does not apply to node because of
+// the state it is in (printed with %s) and says which state op wants; it
+// wraps nemesis.ErrNodeState.
+func StateError(op, node string, is any, want string) error {
+	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, node, is, op, want, nemesis.ErrNodeState)
+}
+
+// PollProblems runs check, and again every interval, until a round finds
+// no problem while ctx lasts, and then returns nil. Once ctx ends it
+// returns the problems of the last whole round: a round that ctx's end
+// cut short does not count unless it was the first.
+func PollProblems(ctx context.Context, every time.Duration, check func(context.Context) []string) []string {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var last []string
+	for {
+		ps := check(ctx)
+		if len(ps) == 0 && ctx.Err() == nil {
+			return nil
+		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut this round short: report the last whole one.
+			return last
+		}
+		last = ps
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
 }
 
 // Defaults both providers share.

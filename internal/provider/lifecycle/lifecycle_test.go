@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -94,5 +98,105 @@ func TestInitDue(t *testing.T) {
 		if got := InitDue(tc.entries); got != tc.want {
 			t.Errorf("InitDue(%v) = %v, want %v", tc.entries, got, tc.want)
 		}
+	}
+}
+
+func TestPollProblems(t *testing.T) {
+	// Problems until the third round: nil.
+	rounds := 0
+	got := PollProblems(context.Background(), time.Millisecond, func(context.Context) []string {
+		rounds++
+		if rounds < 3 {
+			return []string{fmt.Sprintf("round %d", rounds)}
+		}
+		return nil
+	})
+	if got != nil || rounds != 3 {
+		t.Errorf("PollProblems = %q after %d rounds, want nil after 3", got, rounds)
+	}
+
+	// The deadline cuts the third round short: the second is reported.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rounds = 0
+	got = PollProblems(ctx, time.Millisecond, func(context.Context) []string {
+		rounds++
+		if rounds == 3 {
+			cancel()
+			return []string{"cut short"}
+		}
+		return []string{fmt.Sprintf("round %d", rounds)}
+	})
+	if strings.Join(got, ",") != "round 2" || rounds != 3 {
+		t.Errorf("PollProblems = %q after %d rounds, want [round 2] after 3", got, rounds)
+	}
+
+	// A first round cut short is all there is.
+	ctx, cancel = context.WithCancel(context.Background())
+	got = PollProblems(ctx, time.Hour, func(context.Context) []string {
+		cancel()
+		return []string{"first"}
+	})
+	if strings.Join(got, ",") != "first" {
+		t.Errorf("PollProblems with the first round cut short = %q", got)
+	}
+}
+
+func TestLookupLockOpenAndStateError(t *testing.T) {
+	one := 1
+	byName := map[string]*int{"n1": &one}
+	if n, err := Lookup(byName, []string{"n1"}, "kill", "n1"); err != nil || n != &one {
+		t.Errorf("Lookup n1 = %v, %v", n, err)
+	}
+	n, err := Lookup(byName, []string{"n1", "n2"}, "kill", "n9")
+	if n != nil || !errors.Is(err, nemesis.ErrUnknownNode) || err.Error() != `kill "n9": unknown node (nodes are n1, n2)` {
+		t.Errorf("Lookup n9 = %v, %v", n, err)
+	}
+
+	var mu sync.Mutex
+	closed := false
+	if err := LockOpen(&mu, &closed, "pause"); err != nil || mu.TryLock() {
+		t.Fatalf("LockOpen on an open cluster: %v, or mu not held", err)
+	}
+	closed = true
+	mu.Unlock()
+	if err := LockOpen(&mu, &closed, "pause"); !errors.Is(err, nemesis.ErrClosed) || err.Error() != "pause: "+nemesis.ErrClosed.Error() {
+		t.Errorf("LockOpen on a closed cluster: %v", err)
+	}
+	if !mu.TryLock() {
+		t.Error("LockOpen on a closed cluster kept mu")
+	}
+
+	err = StateError("pause", "n2", "killed", "running")
+	if !errors.Is(err, nemesis.ErrNodeState) || err.Error() != "pause n2: node is killed, pause needs it running: "+nemesis.ErrNodeState.Error() {
+		t.Errorf("StateError = %v", err)
+	}
+}
+
+func TestWriteAndReadLayout(t *testing.T) {
+	type layout struct {
+		Provider string   `json:"provider"`
+		Nodes    []string `json:"nodes"`
+	}
+	dir := t.TempDir()
+	if err := WriteLayout(dir, layout{"docker", []string{"n1"}}); err == nil || !strings.HasPrefix(err.Error(), "write cluster layout: ") {
+		t.Errorf("WriteLayout without a nodes folder: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLayout(dir, layout{"docker", []string{"n1", "n2"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "cluster.json"))
+	if want := "{\n  \"provider\": \"docker\",\n  \"nodes\": [\n    \"n1\",\n    \"n2\"\n  ]\n}\n"; err != nil || string(b) != want {
+		t.Errorf("cluster.json = %q, %v; want %q", b, err, want)
+	}
+	l, err := ReadLayout[layout](dir)
+	if err != nil || l.Provider != "docker" || strings.Join(l.Nodes, ",") != "n1,n2" {
+		t.Errorf("ReadLayout = %+v, %v", l, err)
+	}
+	if _, err := ReadLayout[layout](t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "read cluster layout: ") {
+		t.Errorf("ReadLayout of a folder without a layout: %v", err)
 	}
 }

@@ -7,14 +7,12 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -485,21 +483,12 @@ func (c *Cluster) allLinks() []*proxylink.Link {
 
 // node returns the node called name, or an error naming the valid nodes.
 func (c *Cluster) node(op, name string) (*nodeProc, error) {
-	np, ok := c.byName[name]
-	if !ok {
-		return nil, fmt.Errorf("%s %q: %w (nodes are %s)", op, name, nemesis.ErrUnknownNode, strings.Join(c.names, ", "))
-	}
-	return np, nil
+	return lifecycle.Lookup(c.byName, c.names, op, name)
 }
 
 // lockOpen takes mu and fails when the cluster is closed.
 func (c *Cluster) lockOpen(op string) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, nemesis.ErrClosed)
-	}
-	return nil
+	return lifecycle.LockOpen(&c.mu, &c.closed, op)
 }
 
 // bounded returns ctx limited by d and cut short when Close begins, in
@@ -552,12 +541,5 @@ func (c *Cluster) writeLayout() error {
 		l.Links = append(l.Links, LayoutLink{From: k.From, To: k.To, Addr: k.Addr, Upstream: k.Upstream()})
 		l.Addrs = append(l.Addrs, k.Addr)
 	}
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.cfg.Dir, "nodes", "cluster.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write cluster layout: %w", err)
-	}
-	return nil
+	return lifecycle.WriteLayout(c.cfg.Dir, l)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/faultline/faultline/internal/node"
 	"github.com/faultline/faultline/internal/provider/lifecycle"
-	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/targets"
 )
 
@@ -95,7 +94,7 @@ func (n *nodeProc) state() nodeState {
 
 // stateError reports a fault that does not apply to a node's state.
 func stateError(op string, n *nodeProc, want string) error {
-	return fmt.Errorf("%s %s: node is %s, %s needs it %s: %w", op, n.name, n.state(), op, want, nemesis.ErrNodeState)
+	return lifecycle.StateError(op, n.name, n.state(), want)
 }
 
 // command returns the command that runs n: the node binary re-executed

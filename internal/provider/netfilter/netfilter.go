@@ -1,12 +1,14 @@
 // Package netfilter holds what the container providers run in a node's
 // network namespace to cut and degrade links: the iptables chains and the
 // shell scripts that set them up, fill them, report on them, probe links
-// and tear them down, the rule sets they install, and the parsers of what
-// the scripts print. The docker provider runs the scripts in the node's
-// own container; the compose provider in a container of its own that
-// shares the node's network namespace. Both need a POSIX sh, iptables
-// (with iptables-restore and the statistic match) and, for the probe,
-// bash and timeout(1).
+// and tear them down, the rule sets they install, the parsers of what the
+// scripts print, and the two steps both providers build on them:
+// installing a rule set (Install) and checking a node's links against
+// the partition (CheckLinks). The docker provider runs the scripts in the
+// node's own container; the compose provider in a container of its own
+// that shares the node's network namespace. Both need a POSIX sh,
+// iptables (with iptables-restore and the statistic match) and, for the
+// probe, bash and timeout(1).
 package netfilter
 
 import (
