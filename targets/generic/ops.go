@@ -15,17 +15,18 @@ import (
 const defaultOpTimeout = 10 * time.Second
 
 // effect is what one request that may change the system did, as far as
-// the client can tell.
-type effect int
+// the client can tell: the idempotency workload's Effect, which a charge's
+// tries report.
+type effect = idempotency.Effect
 
 const (
 	// notApplied: it certainly did not take effect (nothing was sent, or
 	// the system refused it).
-	notApplied effect = iota
+	notApplied = idempotency.NotApplied
 	// applied: the system acknowledged it.
-	applied
+	applied = idempotency.Applied
 	// unknown: it may or may not have taken effect.
-	unknown
+	unknown = idempotency.Unknown
 )
 
 // typeOf returns the completion type of a change that had effect e.
@@ -149,49 +150,11 @@ func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, defaultOpTimeout)
 }
 
-// charge performs a charge as the idempotency workload defines it: it
-// sends the request with try up to its MaxAttempts times (at least
-// once), giving each try an equal share of the time left, until one is
-// acknowledged. It completes ok when a try was acknowledged, fail when no
-// try can have taken effect, info otherwise; the value says how many tries
-// were made and what went wrong with each one that was not acknowledged.
+// charge performs a charge as the idempotency workload defines it
+// (idempotency.Perform), each try sent by try.
 func charge(ctx context.Context, op core.Op, a args, try func(ctx context.Context, a args) (effect, string)) core.Op {
 	req, _ := chargeRequest(op.Value)
-	tries := max(req.MaxAttempts, 1)
-	var res idempotency.ChargeResult
-	maybe := false
-	for i := range tries {
-		if ctx.Err() != nil {
-			break
-		}
-		tctx, cancel := ctx, context.CancelFunc(func() {})
-		if dl, ok := ctx.Deadline(); ok {
-			tctx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(tries-i))
-		}
-		res.Attempts++
-		e, msg := try(tctx, a)
-		cancel()
-		if e == applied {
-			op.Value = res
-			return done(op, core.OK, "")
-		}
-		if e == unknown {
-			maybe = true
-		}
-		res.Errors = append(res.Errors, msg)
-	}
-	if res.Attempts == 0 {
-		// Out of time before the first try: nothing was sent, but a
-		// completion that says so needs a try.
-		op.Value = nil
-		return done(op, core.Info, "no time left for a try")
-	}
-	op.Value = res
-	msg := strings.Join(res.Errors, "; ")
-	if maybe {
-		return done(op, core.Info, msg)
-	}
-	return done(op, core.Fail, msg)
+	return idempotency.Perform(ctx, op, req, func(ctx context.Context) (idempotency.Effect, string) { return try(ctx, a) })
 }
 
 // ledgerPage completes a ledger read of op with rows, the whole ledger of

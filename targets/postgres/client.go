@@ -157,27 +157,24 @@ func (c *Client) Invoke(ctx context.Context, op core.Op) core.Op {
 }
 
 // outcome is what one try of a charge did to the ledger, as far as the
-// client can tell.
-type outcome int
+// client can tell: the idempotency workload's Effect.
+type outcome = idempotency.Effect
 
 const (
 	// notApplied: the try cannot have changed the ledger (nothing was
 	// sent, or its transaction ended without a commit, or the server
 	// answered the commit with an error and rolled back).
-	notApplied outcome = iota
+	notApplied = idempotency.NotApplied
 	// applied: the server acknowledged the try (the request is in the
 	// ledger).
-	applied
+	applied = idempotency.Applied
 	// unknown: the connection was lost or timed out while the commit was
 	// on its way: the try may or may not have been applied.
-	unknown
+	unknown = idempotency.Unknown
 )
 
-// charge sends the request up to its MaxAttempts times (at least once),
-// giving each try an equal share of the time left, until one is
-// acknowledged. It completes ok when a try was acknowledged, fail when no
-// try can have been applied, and info otherwise; the value says how many
-// tries were made and what went wrong with each failed one.
+// charge checks the request and performs it as the idempotency workload
+// defines it (idempotency.Perform), each try one transaction (try).
 func (c *Client) charge(ctx context.Context, op core.Op) core.Op {
 	req, ok := op.Value.(idempotency.ChargeRequest)
 	if !ok {
@@ -194,41 +191,10 @@ func (c *Client) charge(ctx context.Context, op core.Op) core.Op {
 	if op.Key == "" {
 		return done(op, core.Fail, "no account")
 	}
-	tries := max(req.MaxAttempts, 1)
-	var res idempotency.ChargeResult
-	maybe := false
-	for i := range tries {
-		if ctx.Err() != nil {
-			break
-		}
-		tctx, cancel := ctx, context.CancelFunc(func() {})
-		if dl, ok := ctx.Deadline(); ok {
-			tctx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(tries-i))
-		}
-		res.Attempts++
-		out, err := c.try(tctx, op.Key, req)
-		cancel()
-		if out == applied {
-			op.Value = res
-			return done(op, core.OK, "")
-		}
-		if out == unknown {
-			maybe = true
-		}
-		res.Errors = append(res.Errors, describe(err))
-	}
-	if res.Attempts == 0 {
-		// Out of time before the first try: nothing was sent, but a
-		// completion that says so needs a try.
-		op.Value = nil
-		return done(op, core.Info, "no time left for a try")
-	}
-	op.Value = res
-	msg := strings.Join(res.Errors, "; ")
-	if maybe {
-		return done(op, core.Info, msg)
-	}
-	return done(op, core.Fail, msg)
+	return idempotency.Perform(ctx, op, req, func(ctx context.Context) (outcome, string) {
+		out, err := c.try(ctx, op.Key, req)
+		return out, describe(err)
+	})
 }
 
 // try sends the request once, in one transaction at the run's isolation
